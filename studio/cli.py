@@ -1,0 +1,204 @@
+"""`latent-studio`: train, resume, sample, eval and list datasets from the terminal.
+
+The commands are thin: they build a config, iterate Trainer.steps() or open a
+checkpoint, and print. A user error prints one line to stderr and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "gui":
+        from studio.ui.app import main as gui_main
+
+        return gui_main(args.qt_args)
+    from studio.core.errors import USER_ERRORS
+
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"latent-studio {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="latent-studio", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the studio window (the default dataset is the embedded mnist-5k)")
+    gui.add_argument("qt_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    train = sub.add_parser("train", help="train a model into a new run directory")
+    train.add_argument("--config", type=Path, help="a config TOML (as the GUI saves it)")
+    train.add_argument("--model", help="a preset: cgan (default), gan, gan-mlp, cgan-mlp, wgan-gp, vae, vae-2d, cvae, vae-conv")
+    train.add_argument("--dataset", help="a dataset name (see `latent-studio datasets`) or an image folder")
+    train.add_argument("--download", action="store_true", help="download the dataset if it is not on disk")
+    train.add_argument("--steps", type=int)
+    train.add_argument("--out", type=Path, help="the run directory (default runs/<model>-<time>)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto, cpu, cuda or mps")
+    train.set_defaults(func=cmd_train)
+
+    resume = sub.add_parser("resume", help="continue a run from its last checkpoint")
+    resume.add_argument("run", type=Path)
+    resume.add_argument("--steps", type=int, help="a new total step count (default: the run's own)")
+    resume.set_defaults(func=cmd_resume)
+
+    sample = sub.add_parser("sample", help="draw samples from a run or checkpoint into .npz or .png")
+    sample.add_argument("target", metavar="RUN_OR_CHECKPOINT")
+    sample.add_argument("--n", type=int, default=64)
+    group = sample.add_mutually_exclusive_group()
+    group.add_argument("--label", type=int, help="one class for every sample (conditional models)")
+    group.add_argument("--labels", choices=["all"], help="cycle through every class (the default)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", type=Path, required=True, help="FILE.npz (uint8 images + labels) or FILE.png (a grid)")
+    sample.set_defaults(func=cmd_sample)
+
+    datasets = sub.add_parser("datasets", help="list the datasets, whether they are on disk, and where")
+    datasets.add_argument("--root", default="", help="where torchvision datasets live (default: the user data folder)")
+    datasets.set_defaults(func=cmd_datasets)
+
+    return parser
+
+
+# -- train / resume ------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from studio.core.config import ConfigError, load_config
+    from studio.core.presets import DEFAULT_PRESET, preset
+    from studio.core.train.trainer import Trainer
+
+    if args.config and args.model:
+        raise ConfigError("give either --config or --model, not both")
+    config = load_config(args.config) if args.config else preset(args.model or DEFAULT_PRESET)
+    data, train = {}, {}
+    if args.dataset:
+        data["dataset"] = args.dataset
+    if args.download:
+        data["download"] = True
+    for key in ("steps", "seed", "device"):
+        if getattr(args, key) is not None:
+            train[key] = getattr(args, key)
+    config = config.with_overrides(data=data, train=train)
+    return _run_trainer(Trainer(config, args.out))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from studio.core.train.trainer import Trainer
+
+    trainer = Trainer.from_run(args.run)
+    if args.steps is not None:
+        trainer.config = trainer.config.with_overrides(train={"steps": args.steps})
+        trainer.prepare()
+        from studio.core.config import save_config
+
+        save_config(trainer.config, trainer.run.config_path)
+    return _run_trainer(trainer)
+
+
+def _run_trainer(trainer) -> int:
+    from tqdm import tqdm
+
+    from studio.core.train import events as ev
+
+    print("Loading data and building the model...", file=sys.stderr)
+    trainer.prepare()  # raises the user's errors before the progress bar starts
+    interrupted = _stop_on_ctrl_c(trainer)
+    status = 0
+    with tqdm(total=trainer.config.train.steps, initial=trainer.step, unit="step", dynamic_ncols=True) as bar:
+        for event in trainer.steps():
+            if isinstance(event, ev.Started):
+                bar.write(f"Run directory: {event.run_dir}  (device {event.device})")
+            elif isinstance(event, ev.Step):
+                bar.update(event.step - bar.n)
+                losses = " ".join(f"{k}={v:.3f}" for k, v in event.losses.items())
+                bar.set_postfix_str(f"{losses} {event.images_per_sec:,.0f} img/s")
+            elif isinstance(event, ev.Metrics):
+                bar.write("step {}: {}".format(event.step, ", ".join(f"{k}={v:.3g}" for k, v in event.values.items())))
+            elif isinstance(event, ev.Failed):
+                bar.write(f"Training failed: {event.message}")
+                status = 1
+            elif isinstance(event, ev.Finished):
+                bar.update(event.step - bar.n)
+                word = "Stopped" if event.stopped else "Finished"
+                bar.write(f"{word} at step {event.step}. Checkpoint: {trainer.run.last_checkpoint}")
+    if interrupted["count"]:
+        status = 130
+    return status
+
+
+def _stop_on_ctrl_c(trainer) -> dict[str, int]:
+    """First Ctrl-C stops at the next step and saves a checkpoint; a second one aborts."""
+    state = {"count": 0}
+
+    def handler(signum, frame):  # noqa: ARG001
+        state["count"] += 1
+        if state["count"] > 1:
+            raise KeyboardInterrupt
+        print("\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...", file=sys.stderr)
+        trainer.stop()
+
+    signal.signal(signal.SIGINT, handler)
+    return state
+
+
+# -- sample --------------------------------------------------------------------------------
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from studio.core.errors import StudioError
+    from studio.core.fileio import atomic_open, atomic_write_bytes
+    from studio.core.train.checkpoint import load_checkpoint
+    from studio.core.train.grid import make_grid, png_bytes
+
+    if args.n < 1:
+        raise StudioError(f"--n must be at least 1, got {args.n}")
+    suffix = args.out.suffix.lower()
+    if suffix not in (".npz", ".png"):
+        raise StudioError(f"--out must end in .npz or .png, got {args.out}")
+    loaded = load_checkpoint(args.target)
+    model = loaded.model
+    labels = None
+    if model.conditional:
+        if args.label is not None and not 0 <= args.label < model.num_classes:
+            raise StudioError(f"--label must be between 0 and {model.num_classes - 1}, got {args.label}")
+        labels = torch.full((args.n,), args.label) if args.label is not None else torch.arange(args.n) % model.num_classes
+    elif args.label is not None:
+        raise StudioError(f"{loaded.path}: the {model.family} model is unconditional; --label needs cgan or cvae")
+    images = model.sample(args.n, labels=labels, seed=args.seed)
+    if suffix == ".png":
+        atomic_write_bytes(args.out, png_bytes(make_grid(images, nrow=int(np.ceil(np.sqrt(args.n))))))
+    else:
+        array = images.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        array = array[..., 0] if array.shape[-1] == 1 else array
+        payload = {"images": np.ascontiguousarray(array)}
+        if labels is not None:
+            payload["labels"] = labels.to(torch.int64).numpy()
+        with atomic_open(args.out, "wb") as handle:
+            np.savez(handle, **payload)
+    print(f"Wrote {args.n} samples from step {loaded.step} to {args.out}")
+    return 0
+
+
+# -- datasets ------------------------------------------------------------------------------
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from studio.core.data import list_datasets
+
+    rows = list_datasets(args.root)
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        state = "available" if r.available else "not on disk"
+        print(f"{r.name:<{width}}  {state:<11}  {r.location}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Qt-free engine: data, models, training, metrics and latent tools."""

@@ -1,0 +1,128 @@
+"""GANs: the classic tutorial MLP and a DCGAN, unconditional or class-conditional.
+
+Conditioning: the generator gets a label embedding concatenated to z; the
+discriminator is a projection discriminator (Miyato & Koyama 2018): its logit is
+``fc(h) + <embed(y), h>`` over its features h.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils import spectral_norm as sn
+
+from studio.core.config import ModelConfig
+from studio.core.models.base import GenerativeModel
+
+LABEL_EMBED = 32  # size of the label embedding fed to the generator
+
+
+class MLPGenerator(nn.Module):
+    """z -> 256 -> 512 -> 1024 -> C*H*W at width 64 (the tutorial's G 100-256-512-1024-784)."""
+
+    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int, num_classes: int | None):
+        super().__init__()
+        self.image_shape = image_shape
+        self.embed = nn.Embedding(num_classes, LABEL_EMBED) if num_classes else None
+        c, h, w = image_shape
+        dims = [latent_dim + (LABEL_EMBED if num_classes else 0), 4 * width, 8 * width, 16 * width]
+        layers: list[nn.Module] = []
+        for a, b in zip(dims, dims[1:], strict=False):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*layers, nn.Linear(dims[-1], c * h * w), nn.Tanh())
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        return self.net(z).view(-1, *self.image_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """C*H*W -> 512 -> 256 -> logit at width 64 (the tutorial's D 784-512-256-1)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], width: int, num_classes: int | None, use_sn: bool):
+        super().__init__()
+        wrap = sn if use_sn else (lambda m: m)
+        c, h, w = image_shape
+        self.features = nn.Sequential(
+            nn.Flatten(),
+            wrap(nn.Linear(c * h * w, 8 * width)), nn.LeakyReLU(0.2),
+            wrap(nn.Linear(8 * width, 4 * width)), nn.LeakyReLU(0.2),
+        )
+        self.fc = wrap(nn.Linear(4 * width, 1))
+        self.embed = wrap(nn.Embedding(num_classes, 4 * width)) if num_classes else None
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        return _project(self.fc(h), self.embed, h, labels)
+
+
+class DCGenerator(nn.Module):
+    """z -> (2w, S/4, S/4) -> (w, S/2, S/2) -> (C, S, S); S is 28 or 32 (any multiple of 4)."""
+
+    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int, num_classes: int | None):
+        super().__init__()
+        c, h, w = image_shape
+        self.base = (2 * width, h // 4, w // 4)
+        self.embed = nn.Embedding(num_classes, LABEL_EMBED) if num_classes else None
+        in_dim = latent_dim + (LABEL_EMBED if num_classes else 0)
+        self.fc = nn.Sequential(nn.Linear(in_dim, 2 * width * (h // 4) * (w // 4)), nn.BatchNorm1d(2 * width * (h // 4) * (w // 4)), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, c, 4, 2, 1), nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        return self.net(self.fc(z).view(-1, *self.base))
+
+
+class DCDiscriminator(nn.Module):
+    """(C, S, S) -> (w, S/2) -> (2w, S/4) -> 256 features -> logit (+ projection)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], width: int, num_classes: int | None, use_sn: bool, batch_norm: bool):
+        super().__init__()
+        wrap = sn if use_sn else (lambda m: m)
+        c, h, w = image_shape
+        norm = nn.BatchNorm2d(2 * width) if batch_norm and not use_sn else nn.Identity()
+        self.features = nn.Sequential(
+            wrap(nn.Conv2d(c, width, 4, 2, 1)), nn.LeakyReLU(0.2),
+            wrap(nn.Conv2d(width, 2 * width, 4, 2, 1)), norm, nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            wrap(nn.Linear(2 * width * (h // 4) * (w // 4), 256)), nn.LeakyReLU(0.2),
+        )
+        self.fc = wrap(nn.Linear(256, 1))
+        self.embed = wrap(nn.Embedding(num_classes, 256)) if num_classes else None
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        return _project(self.fc(h), self.embed, h, labels)
+
+
+def _project(logit: torch.Tensor, embed: nn.Module | None, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    if embed is None:
+        return logit.squeeze(1)
+    return logit.squeeze(1) + (embed(labels) * h).sum(dim=1)
+
+
+class GAN(GenerativeModel):
+    family = "gan"
+
+    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], num_classes: int | None):
+        super().__init__(cfg.latent_dim, image_shape, num_classes)
+        if cfg.arch == "mlp":
+            self.generator = MLPGenerator(cfg.latent_dim, image_shape, cfg.width, num_classes)
+            self.discriminator = MLPDiscriminator(image_shape, cfg.width, num_classes, cfg.spectral_norm)
+        else:
+            self.generator = DCGenerator(cfg.latent_dim, image_shape, cfg.width, num_classes)
+            self.discriminator = DCDiscriminator(
+                image_shape, cfg.width, num_classes, cfg.spectral_norm, batch_norm=cfg.loss != "wgan-gp"
+            )
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.generator(z, labels)
+
+    def sampling_module(self) -> nn.Module:
+        """The part an EMA tracks and a sampler needs."""
+        return self.generator

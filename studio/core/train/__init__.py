@@ -1,0 +1,1 @@
+"""Training: the Trainer generator, per-family step functions, checkpoints, run directories."""
