@@ -108,7 +108,7 @@ def _run_trainer(trainer) -> int:
 
     from studio.core.train import events as ev
 
-    print("Loading data and building the model...", file=sys.stderr)
+    print("Loading data and building the model...")
     trainer.prepare()  # raises the user's errors before the progress bar starts
     interrupted = _stop_on_ctrl_c(trainer)
     status = 0

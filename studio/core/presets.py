@@ -7,15 +7,16 @@ from studio.core.config import Config, ConfigError, DataConfig, ModelConfig, Tra
 DEFAULT_PRESET = "cgan"
 
 PRESETS: dict[str, Config] = {
-    # Conditional DCGAN with a projection discriminator: crisp digits, one row per class.
+    # Conditional DCGAN, spectral-norm projection discriminator (without SN, D wins early
+    # and each class collapses to one style): crisp digits, one row per class.
     "cgan": Config(
         DataConfig(),
-        ModelConfig(family="cgan", arch="dcgan", latent_dim=64, width=32),
+        ModelConfig(family="cgan", arch="dcgan", latent_dim=64, width=32, spectral_norm=True),
         TrainConfig(steps=3000, batch_size=64, lr=2e-4, lr_d=2e-4, beta1=0.5, ema=0.999),
     ),
     "gan": Config(
         DataConfig(),
-        ModelConfig(family="gan", arch="dcgan", latent_dim=64, width=32),
+        ModelConfig(family="gan", arch="dcgan", latent_dim=64, width=32, spectral_norm=True),
         TrainConfig(steps=3000, batch_size=64, lr=2e-4, lr_d=2e-4, beta1=0.5, ema=0.999),
     ),
     # The classic tutorial MLP GAN (G 100-256-512-1024-784, D 784-512-256-1).

@@ -50,23 +50,58 @@ class DatasetSpec:
 SPECS: dict[str, DatasetSpec] = {
     s.name: s
     for s in (
-        DatasetSpec(EMBEDDED, "MNIST digits, 5k subset (built in)", "", (1, 28, 28), 10, (4500, 500)),
+        DatasetSpec(
+            EMBEDDED, "MNIST digits, 5k subset (built in)", "", (1, 28, 28), 10, (4500, 500)
+        ),
         DatasetSpec("mnist", "MNIST digits", "MNIST", (1, 28, 28), 10, (60000, 10000), 11_594_722),
         DatasetSpec(
-            "fashion-mnist", "Fashion-MNIST clothes", "FashionMNIST", (1, 28, 28), 10, (60000, 10000), 30_878_645
+            "fashion-mnist",
+            "Fashion-MNIST clothes",
+            "FashionMNIST",
+            (1, 28, 28),
+            10,
+            (60000, 10000),
+            30_878_645,
         ),
         DatasetSpec(
-            "kmnist", "Kuzushiji-MNIST (cursive Japanese)", "KMNIST", (1, 28, 28), 10, (60000, 10000), 21_240_888
+            "kmnist",
+            "Kuzushiji-MNIST (cursive Japanese)",
+            "KMNIST",
+            (1, 28, 28),
+            10,
+            (60000, 10000),
+            21_240_888,
         ),
         DatasetSpec(
-            "emnist-balanced", "EMNIST balanced (digits and letters)", "EMNIST", (1, 28, 28), 47,
-            (112800, 18800), 561_753_746, emnist_split="balanced",
+            "emnist-balanced",
+            "EMNIST balanced (digits and letters)",
+            "EMNIST",
+            (1, 28, 28),
+            47,
+            (112800, 18800),
+            561_753_746,
+            emnist_split="balanced",
         ),
         DatasetSpec(
-            "emnist-letters", "EMNIST letters", "EMNIST", (1, 28, 28), 26, (124800, 20800), 561_753_746,
-            emnist_split="letters", label_offset=1,
+            "emnist-letters",
+            "EMNIST letters",
+            "EMNIST",
+            (1, 28, 28),
+            26,
+            (124800, 20800),
+            561_753_746,
+            emnist_split="letters",
+            label_offset=1,
         ),
-        DatasetSpec("cifar10", "CIFAR-10 small photos", "CIFAR10", (3, 32, 32), 10, (50000, 10000), 170_498_071),
+        DatasetSpec(
+            "cifar10",
+            "CIFAR-10 small photos",
+            "CIFAR10",
+            (3, 32, 32),
+            10,
+            (50000, 10000),
+            170_498_071,
+        ),
     )
 }
 
@@ -140,7 +175,8 @@ def missing_files(spec: DatasetSpec, root: Path) -> list[str]:
     return [
         name
         for name in required_files(spec)
-        if not (folder / name).is_file() and not (spec.idx_layout and (folder / f"{name}.gz").is_file())
+        if not (folder / name).is_file()
+        and not (spec.idx_layout and (folder / f"{name}.gz").is_file())
     ]
 
 

@@ -32,4 +32,6 @@ class ImageData:
 
     def to(self, device: torch.device | str) -> ImageData:
         labels = None if self.labels is None else self.labels.to(device)
-        return ImageData(self.name, self.images.to(device), labels, self.class_names, self.source, self.skipped)
+        return ImageData(
+            self.name, self.images.to(device), labels, self.class_names, self.source, self.skipped
+        )

@@ -42,6 +42,23 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write an IDX file (gzip-compressed when the name ends in .gz), atomically."""
+    from studio.core.fileio import atomic_write_bytes
+
+    array = np.asarray(array)
+    codes = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items()}
+    code = codes.get(array.dtype.newbyteorder("="))
+    if code is None or not 1 <= array.ndim <= 4:
+        raise ValueError(f"IDX cannot hold a {array.ndim}-d {array.dtype} array")
+    header = bytes([0, 0, code, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    raw = header + array.astype(_DTYPES[code]).tobytes()
+    path = Path(path)
+    atomic_write_bytes(path, gzip.compress(raw, mtime=0) if path.suffix == ".gz" else raw)
+
+
 def _open(path: Path) -> BinaryIO:
     # Decide by content, not by name: a .gz-named plain file or vice versa still reads.
     with path.open("rb") as probe:
@@ -74,7 +91,9 @@ def _read_payload(path: Path, handle: BinaryIO, expected: int, shape: tuple[int,
             )
         payload += chunk
     if handle.read(1):
-        raise DataError(f"{path}: unexpected bytes after the {expected:,} bytes of data the header claims")
+        raise DataError(
+            f"{path}: unexpected bytes after the {expected:,} bytes of data the header claims"
+        )
     return payload
 
 

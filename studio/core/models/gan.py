@@ -50,7 +50,7 @@ class MLPDiscriminator(nn.Module):
             wrap(nn.Linear(8 * width, 4 * width)), nn.LeakyReLU(0.2),
         )
         self.fc = wrap(nn.Linear(4 * width, 1))
-        self.embed = wrap(nn.Embedding(num_classes, 4 * width)) if num_classes else None
+        self.embed = _projection_embedding(num_classes, 4 * width, wrap)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)
@@ -93,11 +93,20 @@ class DCDiscriminator(nn.Module):
             wrap(nn.Linear(2 * width * (h // 4) * (w // 4), 256)), nn.LeakyReLU(0.2),
         )
         self.fc = wrap(nn.Linear(256, 1))
-        self.embed = wrap(nn.Embedding(num_classes, 256)) if num_classes else None
+        self.embed = _projection_embedding(num_classes, 256, wrap)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)
         return _project(self.fc(h), self.embed, h, labels)
+
+
+def _projection_embedding(num_classes: int | None, dim: int, wrap) -> nn.Module | None:
+    """Class embedding for the projection term, started small so it cannot swamp the logit."""
+    if not num_classes:
+        return None
+    embed = nn.Embedding(num_classes, dim)
+    nn.init.normal_(embed.weight, std=0.02)
+    return wrap(embed)
 
 
 def _project(logit: torch.Tensor, embed: nn.Module | None, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
