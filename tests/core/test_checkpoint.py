@@ -56,6 +56,7 @@ def test_truncated_checkpoint_is_refused(tmp_path, trained_run):
         load_checkpoint(bad)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_a_pickle_is_never_unpickled(tmp_path):
     marker = tmp_path / "pwned"
     for name in ("evil.safetensors", "evil.pt"):
