@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, required=True, help="FILE.npz (uint8 images + labels) or FILE.png (a grid)")
     sample.set_defaults(func=cmd_sample)
 
+    evaluate = sub.add_parser("eval", help="measure a run or checkpoint: FID (evaluator features), KID, precision/recall, coverage, ...")
+    evaluate.add_argument("target", metavar="RUN_OR_CHECKPOINT")
+    evaluate.add_argument("--n", type=int, default=5000, help="how many samples to generate (default 5000)")
+    evaluate.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(func=cmd_eval)
+
     datasets = sub.add_parser("datasets", help="list the datasets, whether they are on disk, and where")
     datasets.add_argument("--root", default="", help="where torchvision datasets live (default: the user data folder)")
     datasets.set_defaults(func=cmd_datasets)
@@ -186,6 +193,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
             np.savez(handle, **payload)
     print(f"Wrote {args.n} samples from step {loaded.step} to {args.out}")
     return 0
+
+
+# -- eval ----------------------------------------------------------------------------------
+def cmd_eval(args: argparse.Namespace) -> int:
+    from studio.core.errors import StudioError
+    from studio.core.metrics.report import run_eval
+
+    if args.n < 10:
+        raise StudioError(f"--n must be at least 10, got {args.n}")
+    return run_eval(args.target, n=args.n, json_path=str(args.json) if args.json else None, seed=args.seed)
 
 
 # -- datasets ------------------------------------------------------------------------------
