@@ -9,6 +9,19 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def evaluator_cache(tmp_path_factory):
+    """Evaluators trained during the tests go to a temporary folder, not the user's cache."""
+    path = tmp_path_factory.mktemp("evaluator-cache")
+    old = os.environ.get("LATENT_STUDIO_CACHE")
+    os.environ["LATENT_STUDIO_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("LATENT_STUDIO_CACHE", None)
+    else:
+        os.environ["LATENT_STUDIO_CACHE"] = old
+
+
 @pytest.fixture
 def tiny_config():
     """A factory for configs small enough to train a few steps in well under a second."""
