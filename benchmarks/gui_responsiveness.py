@@ -1,0 +1,225 @@
+"""Is the studio fluid while it trains, and does the GUI cost training speed?
+
+Trains the default model (the "cgan" preset) in the real main window, offscreen, and
+measures the event loop's lag with a 10 ms QTimer: how late each tick fires. Then runs
+the engine's Trainer headless (what `latent-studio train` does) on the same config, in
+a child process of this script (as the CLI is its own process: heavy torch work on the
+GUI process's main thread would also leave OpenMP threads behind that slow the worker),
+and prints the GUI's training throughput as a ratio to it. Runs alternate (CLI, GUI, CLI,
+GUI, ...) so that drifting load on a shared machine hits both sides alike; the ratio is
+given for the medians and for the best run of each side (the least disturbed).
+
+Finally, the explorer: milliseconds per rendered frame for the MLP and DCGAN models
+(the model call alone, and slider-move to image-shown through the render thread).
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--steps 150] [--rounds 2]
+
+Targets: max lag < 50 ms, throughput ratio >= 0.9, explorer < 16 ms per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+TICK_MS = 10
+
+
+def bench_config(steps: int):
+    from studio.core.presets import DEFAULT_PRESET, PRESETS
+
+    # The default model as it opens in the studio; samples and logs often, as a demo would.
+    return PRESETS[DEFAULT_PRESET].with_overrides(train={"steps": steps, "log_every": 1, "sample_every": 25})
+
+
+def steps_per_second(times: list[tuple[float, int]]) -> float:
+    """From (time, step) pairs, the rate after the first logged step (start-up excluded)."""
+    (t0, s0), (t1, s1) = times[0], times[-1]
+    return (s1 - s0) / max(t1 - t0, 1e-9)
+
+
+def run_cli_process(steps: int, root: Path) -> float:
+    """The CLI figure: the headless Trainer in a fresh process, as `latent-studio train` runs."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--cli-child", str(steps), "--root", str(root)],
+        capture_output=True, text=True, check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def run_cli(cfg, root: Path) -> float:
+    from studio.core.train import events as ev
+    from studio.core.train.trainer import Trainer
+
+    times = []
+    for event in Trainer(cfg, runs_root=root).steps():
+        if isinstance(event, ev.Step):
+            times.append((time.perf_counter(), event.step))
+        elif isinstance(event, ev.Failed):
+            raise SystemExit(f"training failed: {event.message}")
+    return steps_per_second(times)
+
+
+class LagProbe:
+    """A 10 ms timer; each tick records how late it fired."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.clock = QElapsedTimer()
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self.lags.clear()
+        self.clock.start()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        elapsed = self.clock.nsecsElapsed() / 1e6
+        self.clock.restart()
+        self.lags.append(max(0.0, elapsed - TICK_MS))
+
+
+def run_gui(app: QApplication, window, cfg, probe: LagProbe) -> float:
+    times: list[tuple[float, int]] = []
+
+    def on_steps(chunk) -> None:
+        times.append((time.perf_counter(), chunk.step))
+
+    window.training.steps.connect(on_steps)  # one connection per round (no disconnect: see qt_compat)
+    window.model_tab.set_config(cfg)
+    window.dataset_tab.set_data_config(cfg.data)
+    loop = QEventLoop()
+    window.training.stateChanged.connect(lambda state: loop.quit() if state == "idle" else None)
+    probe.start()
+    if not window.start_training():
+        raise SystemExit(f"could not start: {window.errors}")
+    loop.exec()  # the real event loop, as in the app
+    probe.stop()
+    times_done = list(times)
+    times.clear()  # later rounds' chunks land in a list nobody reads
+    if window.errors:
+        raise SystemExit(f"training failed: {window.errors}")
+    return steps_per_second(times_done)
+
+
+def explorer_ms(app: QApplication, window, run_dir: Path) -> None:
+    from studio.core.explore.explorer import Explorer
+    from studio.core.models import build_model
+    from studio.core.presets import PRESETS
+
+    print("explorer, ms per frame (model call alone; p50 / p95):")
+    for name in ("gan-mlp", "cgan-mlp", "gan", "cgan"):
+        cfg = PRESETS[name]
+        ex = Explorer(build_model(cfg, (1, 28, 28), 10))
+        z = ex.random_latent(0)
+        label = 3 if ex.info.conditional else None
+        times = []
+        for i in range(60):
+            t = time.perf_counter()
+            ex.render(z + 0.01 * i, None, label)
+            times.append((time.perf_counter() - t) * 1000)
+        times = times[10:]
+        print(f"  {name:9s} ({cfg.model.arch}, width {cfg.model.width}): "
+              f"{np.percentile(times, 50):5.2f} / {np.percentile(times, 95):5.2f} ms")
+
+    tab = window.explore_tab
+    shown: list[str] = []
+    tab.rendered.connect(shown.append)
+
+    def wait_for(channel: str) -> None:
+        # Wait in a real event loop: a Python busy-wait would hold the GIL the renderer needs.
+        while channel not in shown:
+            loop = QEventLoop()
+            tab.rendered.connect(loop.quit)
+            QTimer.singleShot(100, loop.quit)
+            loop.exec()
+
+    shown.clear()
+    window.open_checkpoint(run_dir)
+    wait_for("load")
+    wait_for("image")
+    latencies = []
+    for v in range(-250, 251, 10):
+        shown.clear()
+        t = time.perf_counter()
+        tab.axis_sliders.slider(0).setValue(v)
+        wait_for("image")
+        latencies.append((time.perf_counter() - t) * 1000)
+    print(f"  slider move -> image shown in the GUI (trained cgan, DCGAN): "
+          f"p50 {np.percentile(latencies, 50):.2f} ms, p95 {np.percentile(latencies, 95):.2f} ms, "
+          f"render thread p50 {np.percentile(tab.render_ms[-len(latencies):], 50):.2f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=150, help="training steps per run")
+    parser.add_argument("--rounds", type=int, default=3, help="CLI+GUI pairs to run")
+    parser.add_argument("--cli-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cli_child:  # the child process of run_cli_process
+        run_cli(bench_config(5), args.root / "warmup")
+        print(run_cli(bench_config(args.cli_child), args.root / "cli-runs"))
+        return 0
+
+    app = QApplication.instance() or QApplication([])
+    from studio.ui.main_window import MainWindow
+    from studio.ui.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        settings = Settings(QSettings(str(root / "settings.ini"), QSettings.Format.IniFormat))
+        window = MainWindow(settings=settings, runs_root=root / "gui-runs", show_dialogs=False)
+        window.resize(1280, 800)
+        window.show()
+        window.tabs.setCurrentWidget(window.train_tab)
+        while window.dataset_tab.preview is None:
+            app.processEvents()
+        cfg = bench_config(args.steps)
+        import torch
+
+        print(f"config: the {cfg.model.family} preset ({cfg.model.arch}, width {cfg.model.width}, "
+              f"batch {cfg.train.batch_size}), {args.steps} steps per run, torch threads {torch.get_num_threads()}, "
+              f"{os.cpu_count()} CPUs")
+        probe = LagProbe()
+        cli, gui, lags = [], [], []
+        for _ in range(args.rounds):
+            cli.append(run_cli_process(args.steps, root))
+            gui.append(run_gui(app, window, cfg, probe))
+            lags += probe.lags
+        lag = np.array(lags)
+        print(f"event-loop lag while training ({len(lag)} ticks of {TICK_MS} ms): "
+              f"p50 {np.percentile(lag, 50):.1f} ms, p99 {np.percentile(lag, 99):.1f} ms, max {lag.max():.1f} ms"
+              f"  (target: max < 50 ms)")
+        print(f"throughput: GUI {statistics.median(gui):.1f} steps/s, CLI {statistics.median(cli):.1f} steps/s "
+              f"(per round: GUI {', '.join(f'{g:.1f}' for g in gui)}; CLI {', '.join(f'{c:.1f}' for c in cli)})")
+        print(f"ratio GUI/CLI: {statistics.median(gui) / statistics.median(cli):.2f} of the medians, "
+              f"{max(gui) / max(cli):.2f} of the best runs  (target: >= 0.9)")
+        explorer_ms(app, window, window.current_run)
+        t = time.perf_counter()
+        window.close()
+        print(f"window closed in {(time.perf_counter() - t) * 1000:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,544 @@
+"""Dataset tab: which datasets exist and are on disk, downloads with progress and
+cancel, image folders, a labelled preview, class counts, and live augmentation.
+
+Loading and downloading run on the window's TaskRunner threads; what comes back is a
+``DatasetPreview`` of numpy arrays, never the torch tensors of the whole set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.config import AugmentConfig, DataConfig
+from studio.core.explore.images import tile
+from studio.ui.widgets.class_bar import ClassBar
+from studio.ui.widgets.image_view import ImageView
+
+PREVIEW_COLUMNS = 10
+PREVIEW_ROWS = 10
+AUGMENT_SAMPLES = 16
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    name: str  # registry name, or the folder path
+    title: str
+    available: bool
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class DatasetPreview:
+    name: str
+    count: int
+    shape: tuple[int, int, int]
+    class_names: tuple[str, ...]
+    counts: np.ndarray  # images per class (empty when unlabelled)
+    grid: np.ndarray  # uint8 (H, W, 3): one row per class when labelled
+    row_labels: tuple[str, ...]
+    batch: np.ndarray  # uint8 (n, C, H, W) for the augmentation preview
+    source: str
+    skipped: int
+
+
+def nchw_to_rgb(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, C, H, W) -> (N, H, W, 3)."""
+    x = np.transpose(images, (0, 2, 3, 1))
+    return np.ascontiguousarray(np.repeat(x, 3, axis=3) if x.shape[3] == 1 else x[..., :3])
+
+
+def build_preview(cfg: DataConfig, seed: int = 0) -> DatasetPreview:
+    """Load the train split (on a worker thread) and condense it for the views."""
+    from studio.core.data import load_dataset
+
+    data = load_dataset(cfg, "train")
+    images = data.images.cpu().numpy()
+    rng = np.random.default_rng(seed)
+    names = tuple(data.class_names or ())
+    if data.labels is not None and names:
+        labels = data.labels.cpu().numpy()
+        counts = np.bincount(labels, minlength=len(names))
+        shown = [c for c in range(len(names)) if counts[c]][:PREVIEW_ROWS]
+        picks = []
+        for c in shown:
+            idx = np.flatnonzero(labels == c)
+            picks.append(rng.choice(idx, size=min(PREVIEW_COLUMNS, len(idx)), replace=False))
+        cells = [np.pad(nchw_to_rgb(images[p]), ((0, PREVIEW_COLUMNS - len(p)), (0, 0), (0, 0), (0, 0))) for p in picks]
+        grid = tile(np.concatenate(cells), PREVIEW_COLUMNS, pad=1, fill=64)
+        row_labels = tuple(names[c] for c in shown)
+    else:
+        counts = np.zeros(0)
+        pick = rng.choice(len(images), size=min(len(images), PREVIEW_COLUMNS * 8), replace=False)
+        grid = tile(nchw_to_rgb(images[pick]), PREVIEW_COLUMNS, pad=1, fill=64)
+        row_labels = ()
+    batch = images[rng.choice(len(images), size=min(AUGMENT_SAMPLES, len(images)), replace=False)]
+    return DatasetPreview(
+        data.name, len(data), data.image_shape, names, counts, grid, row_labels, np.ascontiguousarray(batch),
+        data.source, len(data.skipped),
+    )
+
+
+def augment_batch(batch: np.ndarray, cfg: AugmentConfig, seed: int) -> np.ndarray:
+    """The augmenter the trainer will use, applied to a few real images: uint8 (n, H, W, 3)."""
+    import torch
+
+    from studio.core.data import make_augmenter
+
+    augment = make_augmenter(cfg, batch.shape[1])
+    x = torch.from_numpy(batch).float().div(127.5).sub(1)
+    if augment is not None:
+        # The augmenter draws from the global RNG; fork it so the preview stays repeatable.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            x = augment(x)
+    out = x.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    return nchw_to_rgb(out)
+
+
+class DatasetTab(QWidget):
+    dataChanged = Signal(object)  # DataConfig
+    errorOccurred = Signal(str)
+    previewLoaded = Signal(object)  # DatasetPreview (tests wait for it)
+    augmentPreviewed = Signal()
+
+    def __init__(self, tasks: Any, settings: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.tasks = tasks
+        self.settings = settings
+        self.rows: list[DatasetRow] = []
+        self.selected = settings.last_dataset or "mnist-5k"
+        self.preview: DatasetPreview | None = None
+        self._download: Any = None
+        self._preview_seq = 0
+        self._augment_seq = 0
+        self._augment_seed = 0
+        self._engine_ready = False
+
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Dataset", "Status", "Description"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)
+        self.table.itemSelectionChanged.connect(self._on_select)
+
+        self.download_button = QPushButton("Download")
+        self.cancel_button = QPushButton("Cancel")
+        self.folder_button = QPushButton("Image folder…")
+        self.root_button = QPushButton("Data folder…")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setVisible(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.root_label = QLabel()
+        self.root_label.setWordWrap(True)
+        self.root_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.download_button.clicked.connect(self.start_download)
+        self.cancel_button.clicked.connect(self.cancel_download)
+        self.folder_button.clicked.connect(self._pick_folder)
+        self.root_button.clicked.connect(self._pick_root)
+        self.cancel_button.setEnabled(False)
+        self.download_button.setEnabled(False)
+
+        buttons = QHBoxLayout()
+        for b in (self.download_button, self.cancel_button, self.folder_button, self.root_button):
+            buttons.addWidget(b)
+        left = QVBoxLayout()
+        left.addWidget(self.table, 1)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        left.addWidget(self.status)
+        left.addWidget(self.root_label)
+        left.addWidget(self._prepare_box())
+        left.addWidget(self._augment_box(), 1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+
+        self.info = QLabel("Loading…")
+        self.info.setWordWrap(True)
+        self.grid_view = ImageView("Loading the dataset…", min_size=200)
+        self.counts = ClassBar(title="Images per class", y_label="images")
+        right = QVBoxLayout()
+        right.addWidget(self.info)
+        right.addWidget(self.grid_view, 3)
+        right.addWidget(self.counts, 2)
+        right_widget = QWidget()
+        right_widget.setLayout(right)
+
+        splitter = QSplitter()
+        splitter.addWidget(left_widget)
+        splitter.addWidget(right_widget)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([600, 680])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self._show_rows([DatasetRow("mnist-5k", "MNIST digits, 5k subset (built in)", True, "built in", "")])
+        self._update_root_label()
+
+    # -- layout pieces --------------------------------------------------------------------
+    def _prepare_box(self) -> QGroupBox:
+        box = QGroupBox("Preparation")
+        form = QFormLayout(box)
+        self.image_size = QSpinBox()
+        self.image_size.setRange(0, 256)
+        self.image_size.setSpecialValueText("dataset's own")
+        self.image_size.setToolTip("data.image_size: resize every image once, at load time (0 = keep)")
+        self.channels = QComboBox()
+        for text, value in (("dataset's own", 0), ("grey (1)", 1), ("RGB (3)", 3)):
+            self.channels.addItem(text, value)
+        self.channels.setToolTip("data.channels")
+        form.addRow("Image size", self.image_size)
+        form.addRow("Channels", self.channels)
+        self.image_size.valueChanged.connect(self._on_prepare_changed)
+        self.channels.currentIndexChanged.connect(self._on_prepare_changed)
+        return box
+
+    def _augment_box(self) -> QGroupBox:
+        box = QGroupBox("Augmentation (applied to every training batch)")
+        form = QFormLayout()
+        self.hflip = QCheckBox("Mirror left-right")
+        self.hflip.setToolTip("data.augment.hflip: off for digits, whose mirror image is not a digit")
+        self.rotate = QDoubleSpinBox()
+        self.rotate.setRange(0, 180)
+        self.rotate.setSuffix("°")
+        self.translate = QDoubleSpinBox()
+        self.translate.setRange(0, 0.5)
+        self.translate.setSingleStep(0.05)
+        self.translate.setToolTip("data.augment.translate: a fraction of the image size")
+        self.jitter = QDoubleSpinBox()
+        self.jitter.setRange(0, 1)
+        self.jitter.setSingleStep(0.1)
+        self.jitter.setToolTip("data.augment.color_jitter: RGB datasets only")
+        for w in (self.rotate, self.translate, self.jitter):
+            w.valueChanged.connect(self._on_augment_changed)
+        self.hflip.toggled.connect(self._on_augment_changed)
+        form.addRow(self.hflip)
+        form.addRow("Rotate up to", self.rotate)
+        form.addRow("Shift up to", self.translate)
+        form.addRow("Colour jitter", self.jitter)
+        self.reroll = QPushButton("Re-roll")
+        self.reroll.setToolTip("Draw new random augmentations")
+        self.reroll.clicked.connect(self._reroll)
+        self.augment_view = ImageView("Augmented samples appear here", min_size=96)
+        row = QHBoxLayout()
+        row.addLayout(form, 1)
+        column = QVBoxLayout()
+        column.addWidget(self.augment_view, 1)
+        column.addWidget(self.reroll)
+        row.addLayout(column, 1)
+        box.setLayout(row)
+        return box
+
+    # -- state ----------------------------------------------------------------------------
+    def augment_config(self) -> AugmentConfig:
+        return AugmentConfig(
+            hflip=self.hflip.isChecked(),
+            rotate_degrees=float(self.rotate.value()),
+            translate=float(self.translate.value()),
+            color_jitter=float(self.jitter.value()),
+        )
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(
+            dataset=self.selected,
+            root=self.settings.data_root,
+            image_size=int(self.image_size.value()),
+            channels=int(self.channels.currentData()),
+            augment=self.augment_config(),
+        )
+
+    def set_data_config(self, cfg: DataConfig) -> None:
+        """Show a loaded config's data section (dataset, preparation, augmentation)."""
+        for widget in (self.image_size, self.channels, self.hflip, self.rotate, self.translate, self.jitter):
+            widget.blockSignals(True)
+        self.image_size.setValue(cfg.image_size)
+        self.channels.setCurrentIndex(max(0, self.channels.findData(cfg.channels)))
+        self.hflip.setChecked(cfg.augment.hflip)
+        self.rotate.setValue(cfg.augment.rotate_degrees)
+        self.translate.setValue(cfg.augment.translate)
+        self.jitter.setValue(cfg.augment.color_jitter)
+        for widget in (self.image_size, self.channels, self.hflip, self.rotate, self.translate, self.jitter):
+            widget.blockSignals(False)
+        if cfg.root and cfg.root != self.settings.data_root:
+            self.settings.data_root = cfg.root
+            self._update_root_label()
+        self.select(cfg.dataset)
+
+    def engine_ready(self) -> None:
+        """The engine is imported: list the datasets and preview the selected one."""
+        self._engine_ready = True
+        self._update_root_label()
+        self.refresh()
+        self.select(self.selected, force=True)
+
+    def refresh(self) -> None:
+        from studio.core.data import list_datasets
+
+        try:
+            infos = list_datasets(self.settings.data_root)
+        except Exception as exc:  # noqa: BLE001 - a bad root must not break the tab
+            self.errorOccurred.emit(f"Cannot list datasets: {exc}")
+            infos = []
+        rows = []
+        for info in infos:
+            if info.name == "mnist-5k":
+                status = "built in"
+            else:
+                status = "on disk" if info.available else f"to download, {info.download_size}"
+            rows.append(DatasetRow(info.name, info.title, info.available, status, info.size))
+        known = {r.name for r in rows}
+        if self.selected not in known and Path(self.selected).expanduser().is_dir():
+            rows.append(DatasetRow(self.selected, f"Image folder: {Path(self.selected).name}", True, "folder", self.selected))
+        self._show_rows(rows)
+
+    def _show_rows(self, rows: list[DatasetRow]) -> None:
+        self.rows = rows
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            label = Path(row.name).name if row.status == "folder" else row.name
+            name = QTableWidgetItem(label)
+            status = QTableWidgetItem(row.status)
+            status.setForeground(Qt.GlobalColor.darkGreen if row.available else Qt.GlobalColor.darkRed)
+            description = row.title if row.status == "folder" else f"{row.title} · {row.detail}"
+            about = QTableWidgetItem(description)
+            for item in (name, status, about):
+                item.setToolTip(f"{row.title}\n{row.detail}")
+            self.table.setItem(i, 0, name)
+            self.table.setItem(i, 1, status)
+            self.table.setItem(i, 2, about)
+            if row.name == self.selected:
+                self.table.selectRow(i)
+        self.table.resizeRowsToContents()
+        self.table.blockSignals(False)
+
+    def row(self, name: str) -> DatasetRow | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+    def select(self, name: str, force: bool = False) -> None:
+        changed = name != self.selected
+        self.selected = name
+        if self.row(name) is None and Path(name).expanduser().is_dir():
+            self._show_rows([*self.rows, DatasetRow(name, f"Image folder: {Path(name).name}", True, "folder", name)])
+        for i, row in enumerate(self.rows):
+            if row.name == name:
+                self.table.blockSignals(True)
+                self.table.selectRow(i)
+                self.table.blockSignals(False)
+        self._update_buttons()
+        if changed or force:
+            self.settings.last_dataset = name
+            self.dataChanged.emit(self.data_config())
+            self.load_preview()
+
+    def _on_select(self) -> None:
+        items = self.table.selectedItems()
+        if items:
+            self.select(self.rows[items[0].row()].name)
+
+    def _update_buttons(self) -> None:
+        row = self.row(self.selected)
+        downloading = self._download is not None
+        self.download_button.setEnabled(
+            self._engine_ready and not downloading and row is not None and not row.available
+        )
+        self.cancel_button.setEnabled(downloading)
+
+    def _update_root_label(self) -> None:
+        root = self.settings.data_root
+        if not root and self._engine_ready:
+            from studio.core.data import default_root
+
+            root = str(default_root())
+        self.root_label.setText(f"Downloads go to: {root or 'the per-user data folder'}")
+
+    # -- preview --------------------------------------------------------------------------
+    def load_preview(self) -> None:
+        if not self._engine_ready:
+            return
+        row = self.row(self.selected)
+        if row is not None and not row.available:
+            self.preview = None
+            self.grid_view.set_image(None)
+            self.grid_view.set_placeholder(f"{row.title} is not on disk yet: click Download.")
+            self.info.setText(f"<b>{row.title}</b><br>{row.detail}")
+            self.counts.set_values([])
+            self.augment_view.set_image(None)
+            return
+        self._preview_seq += 1
+        seq, cfg = self._preview_seq, self.data_config()
+        self.info.setText(f"Loading {cfg.dataset}…")
+        self.tasks.run(
+            lambda _p, _c: build_preview(cfg),
+            on_result=lambda preview: self._on_preview(seq, preview),
+            on_error=lambda message: self._on_preview_error(seq, message),
+            name="dataset-preview",
+        )
+
+    def _on_preview(self, seq: int, preview: DatasetPreview) -> None:
+        if seq != self._preview_seq:
+            return  # a newer selection is loading
+        self.preview = preview
+        c, h, w = preview.shape
+        colour = "grey" if c == 1 else "RGB"
+        classes = f"{len(preview.class_names)} classes" if preview.class_names else "unlabelled"
+        skipped = f" · {preview.skipped} unreadable files skipped" if preview.skipped else ""
+        self.info.setText(
+            f"<b>{preview.name}</b> · {preview.count:,} training images · {h}×{w} pixels · "
+            f"{c} channel{'s' if c > 1 else ''} ({colour}) · {classes}{skipped}<br>"
+            f"<small>{preview.source}</small>"
+        )
+        self.grid_view.set_image(preview.grid)
+        self.grid_view.set_row_labels(list(preview.row_labels))
+        if len(preview.counts):
+            self.counts.set_values(preview.counts, list(preview.class_names))
+        else:
+            self.counts.set_values([])
+        self._update_augment_preview()
+        self.previewLoaded.emit(preview)
+
+    def _on_preview_error(self, seq: int, message: str) -> None:
+        if seq != self._preview_seq:
+            return
+        self.preview = None
+        self.grid_view.set_image(None)
+        self.grid_view.set_placeholder("Cannot load this dataset.")
+        self.info.setText(message)
+        self.errorOccurred.emit(message)
+
+    def _on_prepare_changed(self, *_args: Any) -> None:
+        self.dataChanged.emit(self.data_config())
+        self.load_preview()
+
+    def _on_augment_changed(self, *_args: Any) -> None:
+        self.dataChanged.emit(self.data_config())
+        self._update_augment_preview()
+
+    def _reroll(self) -> None:
+        self._augment_seed += 1
+        self._update_augment_preview()
+
+    def _update_augment_preview(self) -> None:
+        """Augment a few real images on a task thread: the GUI thread runs no torch work
+        (an image folder of large RGB images makes this take longer than a frame)."""
+        if self.preview is None:
+            return
+        self._augment_seq += 1
+        seq, batch, cfg, seed = self._augment_seq, self.preview.batch, self.augment_config(), self._augment_seed
+        self.tasks.run(
+            lambda _p, _c: tile(augment_batch(batch, cfg, seed), 4, pad=1, fill=64),
+            on_result=lambda image: self._on_augmented(seq, image),
+            on_error=lambda message: self.errorOccurred.emit(f"Augmentation preview failed: {message}"),
+            name="augment-preview",
+        )
+
+    def _on_augmented(self, seq: int, image: np.ndarray) -> None:
+        if seq == self._augment_seq:  # only the newest settings
+            self.augment_view.set_image(image)
+            self.augmentPreviewed.emit()
+
+    # -- downloads and folders ----------------------------------------------------------------
+    def start_download(self) -> None:
+        row = self.row(self.selected)
+        if row is None or row.available or self._download is not None:
+            return
+        name, root = row.name, self.settings.data_root
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.status.setText(f"Downloading {row.title}…")
+        self._download = self.tasks.run(
+            lambda progress, cancelled: _download(name, root, progress, cancelled),
+            on_result=self._on_download_done,
+            on_error=self._on_download_error,
+            on_progress=self._on_download_progress,
+            name="download",
+        )
+        self._update_buttons()
+
+    def cancel_download(self) -> None:
+        if self._download is not None:
+            self._download.cancel_event.set()
+            self.status.setText("Cancelling…")
+
+    def _on_download_progress(self, done: int, total: int | None) -> None:
+        if total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * done / total))
+            self.progress.setFormat(f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB")
+        else:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(f"{done / 1e6:,.1f} MB")
+
+    def _on_download_done(self, result: str) -> None:
+        self._download = None
+        self.progress.setVisible(False)
+        self.status.setText("Download cancelled." if result == "cancelled" else "Download finished.")
+        self.refresh()
+        self._update_buttons()
+        if result != "cancelled":
+            self.select(self.selected, force=True)
+
+    def _on_download_error(self, message: str) -> None:
+        self._download = None
+        self.progress.setVisible(False)
+        self.status.setText("Download failed.")
+        self._update_buttons()
+        self.errorOccurred.emit(message)
+
+    def add_folder(self, folder: str) -> None:
+        self.select(str(Path(folder).expanduser()))
+
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of images (one subfolder per class)")
+        if folder:
+            self.add_folder(folder)
+
+    def _pick_root(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for downloaded datasets", self.settings.data_root)
+        if folder:
+            self.settings.data_root = folder
+            self._update_root_label()
+            self.refresh()
+            self.select(self.selected, force=True)
+
+
+def _download(name: str, root: str, progress: Any, cancelled: Any) -> str:
+    from studio.core.data import DownloadCancelled, download_dataset
+
+    try:
+        return str(download_dataset(name, root, progress, cancelled))
+    except DownloadCancelled:
+        return "cancelled"

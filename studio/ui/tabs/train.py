@@ -1,0 +1,315 @@
+"""Train tab: run controls, progress with ETA, loss curves, the live sample grid with a
+timeline through the run's past grids, exports, and the metrics panel (right).
+
+Event handlers only store data; ``refresh()``, driven by the window's ~20 Hz view
+timer, redraws from the latest state, so a fast run never floods the event loop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.timeline import GridTimeline, read_png
+from studio.ui.widgets.image_view import ImageView
+from studio.ui.widgets.loss_plot import LossPlot
+from studio.ui.widgets.metrics_panel import MetricsPanel
+
+EXPORT_MIN_SIDE = 600  # exports are scaled up (nearest) until the longer side reaches this
+PLOT_EVERY_S = 0.1  # curves redraw at most 10 times a second ...
+TEXT_EVERY_S = 0.25  # ... progress and ETA 4 times (each repaint of them costs the training thread)
+
+
+def export_scale(image: np.ndarray) -> int:
+    return max(1, min(8, math.ceil(EXPORT_MIN_SIDE / max(image.shape[:2]))))
+
+
+def format_eta(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class TrainTab(QWidget):
+    startRequested = Signal()
+    pauseRequested = Signal()
+    resumeRequested = Signal()
+    stopRequested = Signal()
+    checkpointRequested = Signal()
+    errorOccurred = Signal(str)
+
+    def __init__(self, tasks: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.tasks = tasks
+        self.timeline = GridTimeline()
+        self.total_steps = 0
+        self.batch_size = 1
+        self.step = 0
+        self.images_per_sec = 0.0
+        self.run_dir: Path | None = None
+        self.grid_updates = 0  # how many grids arrived (tests and the benchmark read it)
+        self._follow_latest = True
+        self._progress_dirty = False
+        self._last_plot = self._last_text = 0.0
+
+        self.start_button = QPushButton("▶ Train")
+        self.start_button.setObjectName("start")
+        self.start_button.setToolTip("Start a new run with the Model tab's settings on the Dataset tab's data")
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step; a checkpoint is saved")
+        self.save_button = QPushButton("Save checkpoint")
+        self.start_button.clicked.connect(self.startRequested)
+        self.pause_button.clicked.connect(self.pauseRequested)
+        self.resume_button.clicked.connect(self.resumeRequested)
+        self.stop_button.clicked.connect(self.stopRequested)
+        self.save_button.clicked.connect(self.checkpointRequested)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.progress.setTextVisible(True)
+        self.status = QLabel("Ready: click Train to start.")
+        self.status.setFixedWidth(300)  # a fixed size: new text never re-lays out the row
+        controls = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button, self.save_button):
+            controls.addWidget(b)
+        controls.addWidget(self.progress, 1)
+        controls.addWidget(self.status)
+
+        self.loss_plot = LossPlot()
+        self.grid_view = ImageView("The sample grid appears here after the first samples.", min_size=220)
+        self.timeline_slider = QSlider(Qt.Orientation.Horizontal)
+        self.timeline_slider.setRange(0, 0)
+        self.timeline_slider.setToolTip("Scrub through this run's past sample grids")
+        self.timeline_slider.valueChanged.connect(self._on_scrub)
+        self.timeline_label = QLabel("no grids yet")
+        self.export_png_button = QPushButton("Export PNG…")
+        self.export_gif_button = QPushButton("Export GIF…")
+        self.export_png_button.clicked.connect(self._export_png_dialog)
+        self.export_gif_button.clicked.connect(self._export_gif_dialog)
+        scrub = QHBoxLayout()
+        scrub.addWidget(QLabel("Timeline"))
+        scrub.addWidget(self.timeline_slider, 1)
+        scrub.addWidget(self.timeline_label)
+        exports = QHBoxLayout()
+        exports.addStretch(1)
+        exports.addWidget(self.export_png_button)
+        exports.addWidget(self.export_gif_button)
+        grid_box = QGroupBox("Samples from fixed noise")
+        grid_layout = QVBoxLayout(grid_box)
+        grid_layout.addWidget(self.grid_view, 1)
+        grid_layout.addLayout(scrub)
+        grid_layout.addLayout(exports)
+
+        self.metrics_panel = MetricsPanel()
+        splitter = QSplitter()
+        splitter.addWidget(self.loss_plot)
+        splitter.addWidget(grid_box)
+        splitter.addWidget(self.metrics_panel)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 5)
+        splitter.setStretchFactor(2, 2)
+        splitter.setSizes([520, 480, 220])
+        self.run_label = QLabel()
+        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.run_label)
+        self.set_state("idle")
+        self._update_export_buttons()
+
+    # -- state ------------------------------------------------------------------------------
+    def set_state(self, state: str, can_start: bool = True) -> None:
+        """Enable the buttons for "idle", "running", "paused", "stopping" or "watching"."""
+        self.state = state
+        self.start_button.setEnabled(state in ("idle", "watching") and can_start)
+        self.pause_button.setEnabled(state == "running")
+        self.resume_button.setEnabled(state == "paused")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+        self.save_button.setEnabled(state in ("running", "paused"))
+        if state == "paused":
+            self.status.setText(f"Paused at step {self.step:,}")
+        elif state == "stopping":
+            self.status.setText("Stopping: saving a checkpoint…")
+
+    def begin(self, total_steps: int, batch_size: int, row_labels: list[str], title: str) -> None:
+        """Clear everything for a new (or newly opened) run."""
+        self.total_steps = total_steps
+        self.batch_size = max(1, batch_size)
+        self.step = 0
+        self.images_per_sec = 0.0
+        self.grid_updates = 0
+        self._follow_latest = True
+        self.loss_plot.clear()
+        self.loss_plot.set_x_extent(total_steps)
+        self.metrics_panel.clear()
+        self.timeline.clear()
+        self.timeline_slider.setRange(0, 0)
+        self.timeline_label.setText("no grids yet")
+        self.grid_view.set_image(None)
+        self.grid_view.set_row_labels(row_labels)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.run_label.setText(title)
+        self._update_export_buttons()
+
+    # -- events (main thread, cheap) ----------------------------------------------------------
+    def on_started(self, event: Any) -> None:
+        self.run_dir = Path(event.run_dir)
+        self.total_steps = event.total_steps
+        self.step = event.start_step
+        resumed = f", resumed at step {event.start_step:,}" if event.start_step else ""
+        self.run_label.setText(f"Run: {event.run_dir} · device: {event.device}{resumed}")
+        self.loss_plot.set_x_extent(event.total_steps)
+        self._progress_dirty = True
+
+    def on_steps(self, chunk: Any) -> None:
+        self.loss_plot.append(chunk.steps, chunk.losses)
+        self.step = chunk.step
+        self.images_per_sec = chunk.images_per_sec
+        self._progress_dirty = True
+
+    def on_samples(self, event: Any) -> None:
+        self.add_grid(event.step, event.grid, event.path)
+
+    def add_grid(self, step: int, grid: np.ndarray | None, path: Path | None) -> None:
+        self.timeline.add(step, grid, path)
+        self.grid_updates += 1
+        last = len(self.timeline) - 1
+        self.timeline_slider.blockSignals(True)
+        self.timeline_slider.setRange(0, last)
+        if self._follow_latest:
+            self.timeline_slider.setValue(last)
+        self.timeline_slider.blockSignals(False)
+        if self._follow_latest:
+            self._show_frame(last)
+        else:
+            self._update_timeline_label()
+        self._update_export_buttons()
+
+    def on_metrics(self, event: Any) -> None:
+        self.metrics_panel.on_metrics(event)
+
+    def on_checkpoint(self, event: Any) -> None:
+        self.status.setText(f"Checkpoint saved at step {event.step:,}")
+
+    def on_finished(self, event: Any) -> None:
+        self.step = event.step
+        self._progress_dirty = True
+        self.refresh(force=True)
+        verb = "Stopped" if event.stopped else "Finished"
+        self.status.setText(f"{verb} at step {event.step:,}; checkpoint saved")
+
+    def on_failed(self, message: str) -> None:
+        self.status.setText("Failed: see the message")
+
+    def refresh(self, force: bool = False) -> None:
+        """Redraw from the latest data (the window's view timer calls this ~20 times a second;
+        the curves and the text redraw less often, see PLOT_EVERY_S and TEXT_EVERY_S)."""
+        now = time.monotonic()
+        if force or now - self._last_plot >= PLOT_EVERY_S:
+            self._last_plot = now
+            self.loss_plot.refresh()
+        if not self._progress_dirty or not (force or now - self._last_text >= TEXT_EVERY_S):
+            return
+        self._last_text = now
+        self._progress_dirty = False
+        total = max(1, self.total_steps)
+        value = int(1000 * min(self.step, total) / total)
+        text = f"step {self.step:,} / {self.total_steps:,}"
+        if value != self.progress.value() or text != self.progress.format():
+            self.progress.setFormat(text)
+            self.progress.setValue(value)
+        if self.state == "running" and self.images_per_sec > 0:
+            eta = (self.total_steps - self.step) * self.batch_size / self.images_per_sec
+            self.status.setText(f"{self.images_per_sec:,.0f} images/s · ETA {format_eta(eta)}")
+
+    # -- timeline -----------------------------------------------------------------------------
+    def _on_scrub(self, index: int) -> None:
+        self._follow_latest = index >= len(self.timeline) - 1
+        self._show_frame(index)
+
+    def _show_frame(self, index: int) -> None:
+        if not 0 <= index < len(self.timeline):
+            return
+        self.grid_view.set_image(self.timeline.grid(index))
+        self._update_timeline_label()
+
+    def _update_timeline_label(self) -> None:
+        i, n = self.timeline_slider.value(), len(self.timeline)
+        if n:
+            live = " (latest)" if i == n - 1 else ""
+            self.timeline_label.setText(f"step {self.timeline.step(i):,}{live} · {i + 1}/{n}")
+
+    def _update_export_buttons(self) -> None:
+        self.export_png_button.setEnabled(len(self.timeline) > 0)
+        self.export_gif_button.setEnabled(len(self.timeline) > 1)
+
+    # -- exports -------------------------------------------------------------------------------
+    def export_png(self, path: str | Path) -> Path:
+        from studio.core.explore.export import save_png
+
+        image = self.grid_view.image()
+        if image is None:
+            raise ValueError("no sample grid to export yet")
+        return save_png(image, path, export_scale(image))
+
+    def export_gif(self, path: str | Path, on_done: Any = None) -> None:
+        """Write the run's grids as an animated GIF on a worker thread."""
+        from studio.core.explore.export import save_gif
+
+        sources = [(f.grid, f.path) for f in self.timeline.frames]
+        if not sources:
+            raise ValueError("no sample grids to export yet")
+
+        def write(_progress: Any, _cancelled: Any) -> Path:
+            frames = [g if g is not None else read_png(p) for g, p in sources]
+            frames = [f for f in frames if f is not None]
+            return save_gif(frames, path, export_scale(frames[-1]))
+
+        def done(result: Path) -> None:
+            self.status.setText(f"Saved {result}")
+            if on_done is not None:
+                on_done(result)
+
+        self.tasks.run(write, on_result=done, on_error=self.errorOccurred.emit, name="export-gif")
+
+    def _export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export sample grid", "samples.png", "PNG image (*.png)")
+        if path:
+            try:
+                self.export_png(path)
+            except (OSError, ValueError) as exc:
+                self.errorOccurred.emit(f"{path}: {exc}")
+
+    def _export_gif_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export training evolution", "evolution.gif", "GIF animation (*.gif)")
+        if path:
+            try:
+                self.export_gif(path)
+            except (OSError, ValueError) as exc:
+                self.errorOccurred.emit(f"{path}: {exc}")

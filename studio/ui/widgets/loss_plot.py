@@ -1,0 +1,136 @@
+"""Loss curves: one pyqtgraph curve per loss, raw (faint) and smoothed, fluid at 100k+ points.
+
+Appending only marks the plot dirty; ``refresh()`` (called by the window's view timer)
+hands the curves views of the growing buffers. ``clipToView`` and peak downsampling
+keep the number of drawn points near the pixel width of the plot.
+
+Repainting the axes (text) is what costs most while training, so the x axis spans the
+run's total steps from the start (it does not rescale on every new point), and the axes
+keep a pixmap cache, redrawn only when their range really changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.widgets.series import Series
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+
+class LossPlot(QWidget):
+    def __init__(self, parent: QWidget | None = None, title: str = "Losses"):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        item = self.plot.getPlotItem()
+        item.setTitle(title, size="10pt")
+        item.setLabel("bottom", "step")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        for side in ("left", "bottom"):
+            item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.legend = item.addLegend(offset=(-10, 10))
+        self.series: dict[str, Series] = {}
+        self._raw: dict[str, pg.PlotDataItem] = {}
+        self._smooth: dict[str, pg.PlotDataItem] = {}
+        self._dirty = False
+
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(60)
+        self.smoothing.setToolTip("Exponential moving average of each curve, as in TensorBoard")
+        self.smoothing_label = QLabel()
+        self.log_scale = QCheckBox("Log scale")
+        self.smoothing.valueChanged.connect(self._on_smoothing)
+        self.log_scale.toggled.connect(self._on_log)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Smoothing"))
+        controls.addWidget(self.smoothing, 1)
+        controls.addWidget(self.smoothing_label)
+        controls.addSpacing(12)
+        controls.addWidget(self.log_scale)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(controls)
+        self._on_smoothing(self.smoothing.value())
+
+    @property
+    def weight(self) -> float:
+        return self.smoothing.value() / 100.0
+
+    def append(self, steps: np.ndarray, losses: dict[str, np.ndarray]) -> None:
+        for name, values in losses.items():
+            if name not in self.series:
+                self._add_curve(name)
+            self.series[name].append(steps, values)
+        self._dirty = True
+
+    def set_x_extent(self, total_steps: int) -> None:
+        """Fix the x axis to 0..total_steps (0: follow the data)."""
+        item = self.plot.getPlotItem()
+        if total_steps > 0:
+            item.enableAutoRange(x=False)
+            item.setXRange(0, total_steps, padding=0.01)
+        else:
+            item.enableAutoRange(x=True)
+
+    def clear(self) -> None:
+        for name in list(self.series):
+            self.legend.removeItem(self._smooth[name])
+            self.plot.removeItem(self._raw[name])
+            self.plot.removeItem(self._smooth[name])
+        self.series.clear()
+        self._raw.clear()
+        self._smooth.clear()
+        self._dirty = False
+
+    def point_count(self) -> int:
+        return sum(s.n for s in self.series.values())
+
+    def refresh(self) -> None:
+        """Push the buffers into the curves if anything changed since the last call."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        for name, s in self.series.items():
+            self._raw[name].setData(s.x, s.y)
+            self._smooth[name].setData(s.x, s.smoothed)
+
+    def _add_curve(self, name: str) -> None:
+        color = PALETTE[len(self.series) % len(PALETTE)]
+        series = Series()
+        series.weight = self.weight
+        self.series[name] = series
+        faint = pg.mkColor(color)
+        faint.setAlpha(70)
+        self._raw[name] = self.plot.plot(pen=pg.mkPen(faint, width=1))
+        self._smooth[name] = self.plot.plot(pen=pg.mkPen(color, width=2), name=name)
+        for curve in (self._raw[name], self._smooth[name]):
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True, method="peak")
+
+    def _on_smoothing(self, value: int) -> None:
+        self.smoothing_label.setText(f"{value / 100:.2f}")
+        for s in self.series.values():
+            s.set_weight(value / 100.0)
+        self._dirty = True
+        self.refresh()
+
+    def _on_log(self, on: bool) -> None:
+        self.plot.getPlotItem().setLogMode(y=on)
+        self._dirty = True
+        self.refresh()

@@ -1,0 +1,483 @@
+"""Background threads: the training worker, the explorer's renderer and one-off tasks.
+
+Every QThread made here is registered in ``LIVE_THREADS`` until it has finished, so the
+main window can wait for all of them on close and the tests can fail a test that
+leaves one running. Signals carry floats, strings, dataclasses and numpy arrays only.
+
+Control of a running trainer (pause, resume, stop, save now) does not go through the
+worker's event loop (it is busy iterating ``Trainer.steps()``): the Trainer's methods
+are thread-safe flags, so the main thread calls them directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
+STEP_FLUSH_S = 0.05  # Step events are batched: at most ~20 signals a second
+_torch_threads = 0  # torch's default intra-op thread count, read before the renderer lowers it
+
+
+def _use_torch_threads(n: int) -> None:
+    """Set this thread's torch (OpenMP/MKL) thread count.
+
+    ``torch.set_num_threads`` sets the calling thread's OpenMP team size, and the default
+    for threads that start using torch later; each worker therefore sets its own. The
+    renderer runs on one thread: its frames take a few milliseconds either way, and a
+    second thread pool, even idle, cost the training worker about a fifth of its speed on
+    a 2-core machine (benchmarks/gui_responsiveness.py).
+    """
+    global _torch_threads
+    import torch
+
+    if not _torch_threads:
+        _torch_threads = torch.get_num_threads()
+    torch.set_num_threads(n or _torch_threads)
+
+
+def running_threads() -> list[QThread]:
+    return [t for t in list(LIVE_THREADS) if t.isRunning()]
+
+
+def _start_thread(worker: QObject, name: str) -> QThread:
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    # Direct: quit from the worker's thread, so a main thread blocked in wait() still ends it.
+    worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    LIVE_THREADS.add(thread)
+    thread.start()
+    return thread
+
+
+def _message(exc: BaseException) -> str:
+    from studio.core.errors import USER_ERRORS
+
+    return str(exc) if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {exc}"
+
+
+# -- training -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepChunk:
+    """Several Step events in one signal: their steps and each loss as numpy arrays."""
+
+    steps: np.ndarray  # int64 (n,)
+    losses: dict[str, np.ndarray]  # name -> float64 (n,)
+    images_per_sec: float  # of the last step in the chunk
+    step: int  # the last step
+
+
+def chunk_steps(events: list[Any]) -> StepChunk:
+    names: list[str] = []
+    for e in events:
+        names += [k for k in e.losses if k not in names]
+    losses = {k: np.array([e.losses.get(k, np.nan) for e in events], dtype=np.float64) for k in names}
+    steps = np.array([e.step for e in events], dtype=np.int64)
+    return StepChunk(steps, losses, float(events[-1].images_per_sec), int(events[-1].step))
+
+
+class TrainWorker(QObject):
+    """Iterates ``trainer.steps()`` on the training thread and re-emits every event."""
+
+    started = Signal(object)  # events.Started
+    steps = Signal(object)  # StepChunk
+    samples = Signal(object)  # events.Samples
+    metrics = Signal(object)  # events.Metrics (issue 4's panel listens to this)
+    checkpoint = Signal(object)  # events.Checkpoint
+    paused = Signal(int)
+    resumed = Signal(int)
+    finished = Signal(object)  # events.Finished
+    failed = Signal(str)  # events.Failed or an exception the trainer let through
+    done = Signal()  # the loop is over, whatever the outcome
+
+    @Slot(object)
+    def run(self, trainer: Any) -> None:
+        from studio.core.train import events as ev
+
+        routes = {
+            ev.Started: self.started, ev.Samples: self.samples, ev.Metrics: self.metrics,
+            ev.Checkpoint: self.checkpoint, ev.Finished: self.finished,
+        }
+        pending: list[Any] = []
+        last_flush = time.perf_counter()
+
+        def flush() -> None:
+            nonlocal last_flush
+            if pending:
+                self.steps.emit(chunk_steps(pending))
+                pending.clear()
+            last_flush = time.perf_counter()
+
+        try:
+            _use_torch_threads(trainer.config.train.threads)  # 0: torch's default
+            for event in trainer.steps():
+                if isinstance(event, ev.Step):
+                    pending.append(event)
+                    if time.perf_counter() - last_flush >= STEP_FLUSH_S:
+                        flush()
+                    continue
+                flush()
+                if isinstance(event, ev.Paused):
+                    self.paused.emit(event.step)
+                elif isinstance(event, ev.Resumed):
+                    self.resumed.emit(event.step)
+                elif isinstance(event, ev.Failed):
+                    self.failed.emit(event.message)
+                elif type(event) in routes:
+                    routes[type(event)].emit(event)
+        except BaseException as exc:  # noqa: BLE001 - a worker must never die silently
+            flush()
+            self.failed.emit(_message(exc))
+        finally:
+            flush()
+            self.done.emit()
+
+
+class TrainController(QObject):
+    """Owns the training thread and re-exposes the worker's signals on the main thread.
+
+    The thread lives as long as the window and runs one Trainer at a time: a fresh OS
+    thread per run would also start a fresh set of OpenMP threads next to the old ones.
+    """
+
+    started = Signal(object)
+    steps = Signal(object)
+    samples = Signal(object)
+    metrics = Signal(object)
+    checkpoint = Signal(object)
+    paused = Signal(int)
+    resumed = Signal(int)
+    finished = Signal(object)
+    failed = Signal(str)
+    stateChanged = Signal(str)  # "idle", "running", "paused", "stopping"
+    _runRequested = Signal(object)  # queued to the worker's thread
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.trainer: Any = None
+        self._thread: QThread | None = None
+        self._worker: TrainWorker | None = None
+        self._busy = False
+        self.state = "idle"
+        self._closed = False
+
+    @property
+    def active(self) -> bool:
+        """A run is in progress (from start() until its loop has ended)."""
+        return self._busy
+
+    def start(self, trainer: Any) -> None:
+        """Run a constructed (not yet started) Trainer on the training thread."""
+        if self._closed:
+            raise RuntimeError("the window is closing")
+        if self._busy:
+            raise RuntimeError("a training run is already active")
+        if self._thread is None:
+            self._start_thread()
+        self.trainer = trainer
+        self._busy = True
+        self._set_state("running")
+        self._runRequested.emit(trainer)
+
+    def _start_thread(self) -> None:
+        worker = TrainWorker()
+        thread = QThread()
+        thread.setObjectName("train-worker")
+        worker.moveToThread(thread)
+        for name in ("started", "steps", "samples", "metrics", "checkpoint", "paused", "resumed", "finished", "failed"):
+            getattr(worker, name).connect(getattr(self, name))
+        worker.paused.connect(self._on_paused)
+        worker.resumed.connect(self._on_resumed)
+        worker.done.connect(self._on_done)
+        self._runRequested.connect(worker.run)  # the worker lives on the thread: queued
+        LIVE_THREADS.add(thread)
+        thread.start()
+        self._worker, self._thread = worker, thread
+
+    def pause(self) -> None:
+        if self.trainer is not None and self.state == "running":
+            self.trainer.pause()
+
+    def resume(self) -> None:
+        if self.trainer is not None and self.state == "paused":
+            self.trainer.resume()
+
+    def stop(self) -> None:
+        if self.trainer is not None and self._busy:
+            self.trainer.stop()
+            self._set_state("stopping")
+
+    def save_checkpoint(self) -> None:
+        if self.trainer is not None and self._busy:
+            self.trainer.request_checkpoint()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the run (the trainer saves a checkpoint), end the thread; True when it ended."""
+        self._closed = True
+        if self._thread is None:
+            return True
+        self.stop()
+        self._thread.quit()  # the event loop ends once the running loop (if any) returns
+        ended = self._thread.wait(timeout_ms)
+        if ended:
+            self._busy = False
+            self._set_state("idle")
+            self._worker = None
+            self._thread = None
+        return ended
+
+    @Slot(int)
+    def _on_paused(self, _step: int) -> None:
+        self._set_state("paused")
+
+    @Slot(int)
+    def _on_resumed(self, _step: int) -> None:
+        self._set_state("running")
+
+    @Slot()
+    def _on_done(self) -> None:
+        self._busy = False
+        self._set_state("idle")
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.stateChanged.emit(state)
+
+
+# -- the explorer's renderer ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    channel: str  # "load", "image", "strip", "map", "encode"
+    seq: int  # the request's sequence number
+    value: Any  # ExplorerInfo, uint8 arrays, or a tuple of them
+    ms: float  # how long the model took
+
+
+class RenderWorker(QObject):
+    """Serves the explorer, one request at a time, newest first.
+
+    Each channel keeps only its latest request: while a slider moves, the requests that
+    arrive during a render replace one another, and only the last is drawn (the stale
+    ones are dropped, as in the StyleGAN3 visualizer). A "load" replaces the model and
+    drops every pending request for the old one.
+    """
+
+    result = Signal(object)  # RenderResult
+    error = Signal(str, str)  # channel, message
+    done = Signal()
+
+    ORDER = ("load", "image", "encode", "strip", "map")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cond = threading.Condition()
+        self._pending: dict[str, tuple[int, Callable[[Any], Any]]] = {}
+        self._stopping = False
+        self.explorer: Any = None
+
+    def submit(self, channel: str, seq: int, job: Callable[[Any], Any]) -> None:
+        with self._cond:
+            if channel == "load":
+                self._pending.clear()
+            self._pending[channel] = (seq, job)
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._pending.clear()
+            self._cond.notify()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            _use_torch_threads(1)
+            while True:
+                with self._cond:
+                    while not self._pending and not self._stopping:
+                        self._cond.wait()
+                    if self._stopping:
+                        return
+                    channel = next(c for c in self.ORDER if c in self._pending)
+                    seq, job = self._pending.pop(channel)
+                start = time.perf_counter()
+                try:
+                    if channel != "load" and self.explorer is None:
+                        raise RuntimeError("no model is loaded in the explorer")
+                    value = job(self.explorer)
+                except BaseException as exc:  # noqa: BLE001 - report, keep serving
+                    self.error.emit(channel, _message(exc))
+                    continue
+                if channel == "load":
+                    self.explorer = value
+                    value = value.info
+                self.result.emit(RenderResult(channel, seq, value, (time.perf_counter() - start) * 1000))
+        finally:
+            self.done.emit()
+
+
+class RenderController(QObject):
+    """Owns the render thread (started on first use)."""
+
+    result = Signal(object)
+    error = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._worker: RenderWorker | None = None
+        self._thread: QThread | None = None
+        self._seq = 0
+        self._closed = False
+
+    def submit(self, channel: str, job: Callable[[Any], Any]) -> int:
+        """Queue ``job(explorer)``; for "load", ``job(None)`` returns the new Explorer.
+
+        After shutdown (a result still queued when the window closed may ask for more)
+        nothing is queued and -1 is returned.
+        """
+        if self._closed:
+            return -1
+        if self._worker is None:
+            self._worker = RenderWorker()
+            self._worker.result.connect(self.result)
+            self._worker.error.connect(self.error)
+            self._thread = _start_thread(self._worker, "render-worker")
+        self._seq += 1
+        self._worker.submit(channel, self._seq, job)
+        return self._seq
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        self._closed = True
+        if self._thread is None:
+            return True
+        self._worker.stop()
+        ended = self._thread.wait(timeout_ms)
+        self._worker = None
+        self._thread = None
+        return ended
+
+
+# -- one-off tasks ----------------------------------------------------------------------
+
+
+class TaskWorker(QObject):
+    """Runs ``fn(progress, cancelled)`` once; ``progress(done, total)`` is thread-safe."""
+
+    progress = Signal(object, object)  # done, total (int or None)
+    result = Signal(object)
+    failed = Signal(str)
+    done = Signal()
+
+    def __init__(self, fn: Callable[[Callable[[int, int | None], None], Callable[[], bool]], Any]):
+        super().__init__()
+        self._fn = fn
+        self.cancel_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            value = self._fn(lambda d, t: self.progress.emit(d, t), self.cancel_event.is_set)
+        except BaseException as exc:  # noqa: BLE001
+            self.failed.emit(_message(exc))
+        else:
+            self.result.emit(value)
+        finally:
+            self.done.emit()
+
+
+class _Relay(QObject):
+    """Lives on the main thread, so a worker's signals reach the callbacks there.
+
+    (PySide6 runs a plain lambda connected to a worker's signal on the worker's thread.)
+    """
+
+    def __init__(self, parent: QObject, on_result: Any, on_error: Any, on_progress: Any, forget: Any):
+        super().__init__(parent)
+        self._on_result, self._on_error, self._on_progress, self._forget = on_result, on_error, on_progress, forget
+
+    @Slot(object)
+    def result(self, value: Any) -> None:
+        if self._on_result is not None:
+            self._on_result(value)
+
+    @Slot(str)
+    def failed(self, message: str) -> None:
+        if self._on_error is not None:
+            self._on_error(message)
+
+    @Slot(object, object)
+    def progress(self, done: Any, total: Any) -> None:
+        if self._on_progress is not None:
+            self._on_progress(done, total)
+
+    @Slot()
+    def finished(self) -> None:
+        self._forget(self)
+
+
+class TaskRunner(QObject):
+    """Starts TaskWorkers and keeps them until their threads end (one owner for shutdown)."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._tasks: dict[_Relay, tuple[TaskWorker, QThread]] = {}
+        self._closed = False
+
+    def run(
+        self,
+        fn: Callable[..., Any],
+        on_result: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        on_progress: Callable[[Any, Any], None] | None = None,
+        name: str = "task",
+    ) -> TaskWorker | None:
+        """Run ``fn`` on a new thread; None (nothing runs) after shutdown."""
+        if self._closed:
+            return None
+        worker = TaskWorker(fn)
+        relay = _Relay(self, on_result, on_error, on_progress, self._forget)
+        worker.result.connect(relay.result)
+        worker.failed.connect(relay.failed)
+        worker.progress.connect(relay.progress)
+        thread = _start_thread(worker, name)
+        thread.finished.connect(relay.finished)
+        self._tasks[relay] = (worker, thread)
+        return worker
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    def cancel_all(self) -> None:
+        for worker, _thread in self._tasks.values():
+            worker.cancel_event.set()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel what can be cancelled and wait (an import of torch cannot be)."""
+        self._closed = True
+        self.cancel_all()
+        ended = all(thread.wait(timeout_ms) for _worker, thread in list(self._tasks.values()))
+        for relay in list(self._tasks):
+            relay.deleteLater()
+        self._tasks.clear()
+        return ended
+
+    def _forget(self, relay: _Relay) -> None:
+        entry = self._tasks.pop(relay, None)
+        if entry is not None:
+            entry[1].wait()
+            relay.deleteLater()
