@@ -15,11 +15,12 @@ EXIT_USER_ERROR = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "gui":
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gui"]:  # the window parses its own options, --help included
         from studio.ui.app import main as gui_main
 
-        return gui_main(args.qt_args)
+        return gui_main(argv[1:])
+    args = _parser().parse_args(argv)
     from studio.core.errors import USER_ERRORS
 
     try:
@@ -33,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="latent-studio", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    gui = sub.add_parser("gui", help="open the studio window (the default dataset is the embedded mnist-5k)")
-    gui.add_argument("qt_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    # Listed for --help only: main() hands `gui ...` to the window, which parses its own options.
+    sub.add_parser("gui", help="open the studio window (the default dataset is the embedded mnist-5k)")
 
     train = sub.add_parser("train", help="train a model into a new run directory")
     train.add_argument("--config", type=Path, help="a config TOML (as the GUI saves it)")

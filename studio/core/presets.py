@@ -39,18 +39,18 @@ PRESETS: dict[str, Config] = {
     "vae": Config(
         DataConfig(),
         ModelConfig(family="vae", arch="mlp", latent_dim=20, width=64),
-        TrainConfig(steps=2000, batch_size=128, lr=1e-3, beta1=0.9, beta2=0.999),
+        TrainConfig(steps=5000, batch_size=128, lr=1e-3, beta1=0.9, beta2=0.999),
     ),
     # A 2-D latent space: the explorer draws it as a clickable manifold map.
     "vae-2d": Config(
         DataConfig(),
         ModelConfig(family="vae", arch="mlp", latent_dim=2, width=64),
-        TrainConfig(steps=2000, batch_size=128, lr=1e-3, beta1=0.9, beta2=0.999),
+        TrainConfig(steps=5000, batch_size=128, lr=1e-3, beta1=0.9, beta2=0.999),
     ),
     "cvae": Config(
         DataConfig(),
         ModelConfig(family="cvae", arch="mlp", latent_dim=20, width=64),
-        TrainConfig(steps=2000, batch_size=128, lr=1e-3, beta1=0.9, beta2=0.999),
+        TrainConfig(steps=5000, batch_size=128, lr=1e-3, beta1=0.9, beta2=0.999),
     ),
     "vae-conv": Config(
         DataConfig(),
