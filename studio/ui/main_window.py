@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         self.dataset_tab = DatasetTab(self.tasks, self.settings)
         self.model_tab = ModelTab()
         self.train_tab = TrainTab(self.tasks)
-        self.explore_tab = ExploreTab(self.renderer)
+        self.explore_tab = ExploreTab(self.renderer, self.tasks)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.dataset_tab, "Dataset")
         self.tabs.addTab(self.model_tab, "Model")
@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._build_menus()
         self.model_tab.set_data_config(self.dataset_tab.data_config())
+        self.train_tab.metrics_panel.live.setChecked(self.settings.live_metrics)
+        self.train_tab.metrics_panel.live.toggled.connect(self._on_live_metrics)
 
         self.view_timer = QTimer(self)
         self.view_timer.setInterval(1000 // VIEW_FPS)
@@ -110,6 +112,7 @@ class MainWindow(QMainWindow):
         c.steps.connect(t.on_steps)
         c.samples.connect(t.on_samples)
         c.metrics.connect(t.on_metrics)
+        c.monitor.connect(t.on_monitor)
         c.checkpoint.connect(self._on_checkpoint)
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
@@ -225,7 +228,9 @@ class MainWindow(QMainWindow):
         if not keep_views:
             labels = self._class_names(cfg.data) if cfg.conditional else []
             self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, title)
+            self._metrics_reference(cfg)
         self._explore_follows_run = True
+        self.training.live_metrics = self.train_tab.metrics_panel.live.isChecked()
         self.training.start(trainer)
         self.tabs.setCurrentWidget(self.train_tab)
         return True
@@ -235,6 +240,18 @@ class MainWindow(QMainWindow):
         if preview is not None and preview.name in (data.dataset, Path(data.dataset).name):
             return list(preview.class_names)
         return []
+
+    def _on_live_metrics(self, on: bool) -> None:
+        self.settings.live_metrics = on  # read by the next run
+
+    def _metrics_reference(self, cfg: Config) -> None:
+        """The metrics panel's interval and, from the Dataset tab's preview, the data's class shares
+        (a live monitor sends its own when it is ready)."""
+        panel = self.train_tab.metrics_panel
+        panel.set_interval(cfg.train.sample_every)
+        preview = self.dataset_tab.preview
+        if preview is not None and self._class_names(cfg.data) and len(preview.counts):
+            panel.set_reference(list(preview.class_names), np.asarray(preview.counts, dtype=np.float64))
 
     def _on_started(self, event: Any) -> None:
         self.current_run = Path(event.run_dir)
@@ -304,6 +321,11 @@ class MainWindow(QMainWindow):
         if cfg.conditional and not labels:
             labels = [str(i) for i in range(10)] if cfg.data.dataset.startswith("mnist") else []
         self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, f"Run: {run}")
+        self._metrics_reference(cfg)
+        self.train_tab.metrics_panel.status_label.setText(
+            "Metrics from the run's log, when it has them (runs trained in this window with live metrics on). "
+            "Continue training here to compute them."
+        )
         self.follower = RunFollower(run)
         self.poll_run()
         self.settings.add_recent_run(run)

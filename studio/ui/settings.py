@@ -1,5 +1,5 @@
 """What the studio remembers between sessions (QSettings): last dataset, window
-geometry, recent runs, the dataset root."""
+geometry, recent runs, the dataset root, whether live metrics are on."""
 
 from __future__ import annotations
 
@@ -42,6 +42,15 @@ class Settings:
     @geometry.setter
     def geometry(self, value: QByteArray) -> None:
         self.q.setValue("window/geometry", value)
+
+    @property
+    def live_metrics(self) -> bool:
+        value = self.q.value("train/live_metrics", True)
+        return value if isinstance(value, bool) else str(value).lower() not in ("false", "0")
+
+    @live_metrics.setter
+    def live_metrics(self, on: bool) -> None:
+        self.q.setValue("train/live_metrics", bool(on))
 
     @property
     def recent_runs(self) -> list[str]:

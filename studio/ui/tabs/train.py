@@ -34,6 +34,7 @@ from studio.ui.widgets.metrics_panel import MetricsPanel
 
 EXPORT_MIN_SIDE = 600  # exports are scaled up (nearest) until the longer side reaches this
 PLOT_EVERY_S = 0.1  # curves redraw at most 10 times a second ...
+NOTICE_S = 3.0  # a one-off notice (checkpoint saved) stays this long before the ETA returns
 TEXT_EVERY_S = 0.25  # ... progress and ETA 4 times (each repaint of them costs the training thread)
 
 
@@ -92,6 +93,7 @@ class TrainTab(QWidget):
         self.progress.setTextVisible(True)
         self.status = QLabel("Ready: click Train to start.")
         self.status.setFixedWidth(300)  # a fixed size: new text never re-lays out the row
+        self._notice_until = 0.0
         controls = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button, self.save_button):
             controls.addWidget(b)
@@ -124,14 +126,15 @@ class TrainTab(QWidget):
         grid_layout.addLayout(exports)
 
         self.metrics_panel = MetricsPanel()
+        self.metrics_panel.setMinimumWidth(260)
         splitter = QSplitter()
         splitter.addWidget(self.loss_plot)
         splitter.addWidget(grid_box)
         splitter.addWidget(self.metrics_panel)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 5)
-        splitter.setStretchFactor(2, 2)
-        splitter.setSizes([520, 480, 220])
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 4)
+        splitter.setStretchFactor(2, 3)
+        splitter.setSizes([440, 420, 360])
         self.run_label = QLabel()
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -167,6 +170,7 @@ class TrainTab(QWidget):
         self.loss_plot.clear()
         self.loss_plot.set_x_extent(total_steps)
         self.metrics_panel.clear()
+        self.metrics_panel.set_x_extent(total_steps)
         self.timeline.clear()
         self.timeline_slider.setRange(0, 0)
         self.timeline_label.setText("no grids yet")
@@ -185,6 +189,7 @@ class TrainTab(QWidget):
         resumed = f", resumed at step {event.start_step:,}" if event.start_step else ""
         self.run_label.setText(f"Run: {event.run_dir} · device: {event.device}{resumed}")
         self.loss_plot.set_x_extent(event.total_steps)
+        self.metrics_panel.set_x_extent(event.total_steps)
         self._progress_dirty = True
 
     def on_steps(self, chunk: Any) -> None:
@@ -214,8 +219,24 @@ class TrainTab(QWidget):
     def on_metrics(self, event: Any) -> None:
         self.metrics_panel.on_metrics(event)
 
+    def on_monitor(self, status: Any) -> None:
+        """The live metrics' MonitorStatus: the evaluator's preparation shows in the progress bar."""
+        self.metrics_panel.on_status(status)
+        if status.state == "preparing":
+            pct = "" if status.fraction is None else f" {status.fraction:.0%}"
+            self.progress.setFormat(f"Preparing the evaluator…{pct}")
+            self.progress.setValue(int(1000 * (status.fraction or 0.0)))
+            self.status.setText("Preparing the live metrics (Stop cancels)")
+        elif status.state == "cancelled":
+            self.progress.setFormat("")
+            self.progress.setValue(0)
+            self.status.setText("Stopped while preparing the evaluator")
+        elif status.state == "failed":
+            self.status.setText("Live metrics are off: see the Metrics panel")
+
     def on_checkpoint(self, event: Any) -> None:
         self.status.setText(f"Checkpoint saved at step {event.step:,}")
+        self._notice_until = time.monotonic() + NOTICE_S  # the rate/ETA text waits
 
     def on_finished(self, event: Any) -> None:
         self.step = event.step
@@ -234,6 +255,7 @@ class TrainTab(QWidget):
         if force or now - self._last_plot >= PLOT_EVERY_S:
             self._last_plot = now
             self.loss_plot.refresh()
+            self.metrics_panel.refresh()
         if not self._progress_dirty or not (force or now - self._last_text >= TEXT_EVERY_S):
             return
         self._last_text = now
@@ -244,7 +266,7 @@ class TrainTab(QWidget):
         if value != self.progress.value() or text != self.progress.format():
             self.progress.setFormat(text)
             self.progress.setValue(value)
-        if self.state == "running" and self.images_per_sec > 0:
+        if self.state == "running" and self.images_per_sec > 0 and now >= self._notice_until:
             eta = (self.total_steps - self.step) * self.batch_size / self.images_per_sec
             self.status.setText(f"{self.images_per_sec:,.0f} images/s · ETA {format_eta(eta)}")
 

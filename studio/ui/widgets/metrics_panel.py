@@ -1,46 +1,431 @@
-"""The Train tab's right-hand panel for evaluation metrics (Metrics events).
+"""The Train tab's right-hand panel: live evaluation metrics of the training model.
 
-A plain table of the latest values for now; issue 4 grows it into metric curves, the
-class-histogram bar chart and the mode-collapse warning. ``on_metrics`` receives every
-``events.Metrics`` the worker re-emits (and those read from an opened run's log).
+- a status line: the evaluator being prepared, why there are no metrics, or what the
+  metrics cost ("metrics cost 2.1% of training time");
+- a collapse banner (red frame) with the message of ``collapse_warning``, debounced;
+- a table of the latest values beside the real-data floor (click a row to plot it);
+- the curve of the selected metric over the steps, the floor as a dashed line;
+- the generated class histogram (bars; outlined: the data's class shares; red: a class
+  that fell under 20% of its data share).
+
+``on_metrics`` receives every ``events.Metrics`` (from the training worker, or read from
+an opened run's log) and ``on_status`` the worker's ``MonitorStatus``; both only store.
+``refresh()``, called by the Train tab's throttled redraw, updates the plot items in place.
+The metric definitions live in ``studio.core.metrics`` (imported lazily: that loads
+torch, and the window shows before torch is imported).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFrame,
+    QGraphicsItem,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.widgets.class_bar import ClassBar
+from studio.ui.workers import MONITOR_BUDGET, MONITOR_N
+
+# Short names for a narrow table; the plot title and the tooltips give the full labels of
+# studio.core.metrics.report.METRICS ("FID (evaluator features)": not Inception FID).
+SHORT = {
+    "fid_eval": "FID (eval. features)",
+    "kid_eval": "KID (eval. features)",
+    "precision": "Precision",
+    "recall": "Recall",
+    "coverage": "Class coverage",
+    "class_kl": "Class KL (nats)",
+    "min_class_share": "Rarest class",
+    "cond_acc": "Cond. accuracy",
+    "c2st_acc": "C2ST accuracy",
+}
+ORDER = ("fid_eval", "precision", "recall", "coverage", "class_kl", "cond_acc")  # monitor.PLOT_KEYS
+HIDDEN = ("num_classes", "min_class_share")  # inside "coverage" (9/10); the bar chart shows the rarest class
+ROW_HEIGHT = 20
+BANNER_STYLE = (
+    "QFrame#collapse-banner { background: #fdecea; border: 2px solid #d62728; border-radius: 4px; }"
+    "QFrame#collapse-banner QLabel { color: #8b1a1a; border: none; }"
+)
+
+
+def _metric_defs() -> dict[str, Any]:
+    from studio.core.metrics.report import METRICS
+
+    return METRICS
+
+
+def _thresholds() -> tuple[float, float]:
+    """(coverage fraction, KL threshold in nats) of the collapse warning, from the core
+    once it is imported (it brings torch), else their values at the time of writing."""
+    import sys
+
+    if "studio.core.metrics.monitor" in sys.modules:
+        from studio.core.metrics.monitor import KL_WARN
+        from studio.core.metrics.stats import COVERAGE_FRACTION
+
+        return COVERAGE_FRACTION, KL_WARN
+    return 0.2, 0.2
 
 
 class MetricsPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Metrics", parent)
-        self._layout = QVBoxLayout(self)
-        self.hint = QLabel("Evaluation metrics (FID, class coverage, …) appear here when the run computes them.")
-        self.hint.setWordWrap(True)
-        self._form = QFormLayout()
-        self._values: dict[str, QLabel] = {}
-        self.step_label = QLabel()
-        self._layout.addWidget(self.hint)
-        self._layout.addWidget(self.step_label)
-        self._layout.addLayout(self._form)
-        self._layout.addStretch(1)
         self.history: list[Any] = []  # every Metrics event of this run, oldest first
+        self.status: Any = None  # the latest MonitorStatus
+        self.interval = 0  # steps between checks (0: unknown, taken from the first event)
+        self.floor: dict[str, float] = {}
+        self.class_names: list[str] = []
+        self.data_share: np.ndarray | None = None
+        self.warning: str | None = None  # the message the banner shows (None: hidden)
+        self.selected = "fid_eval"
+        self._warn_streak = 0  # consecutive checks with a warning
+        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        self._rows: dict[str, int] = {}
+        self._dirty = False
 
+        self.live = QCheckBox("Live metrics")
+        self.live.setChecked(True)
+        self.live.setToolTip(
+            f"Every 'sample every' steps, score {MONITOR_N} samples of the model with the dataset's evaluator "
+            "(a small classifier trained once per dataset and cached) and plot the results. Applies to the "
+            f"next run; a check is skipped when it would take the metrics over {MONITOR_BUDGET:.0%} of the "
+            "training time."
+        )
+        self.cost_label = QLabel()
+        self.cost_label.setToolTip("Time spent computing the live metrics, as a share of the training time so far")
+        header = QHBoxLayout()
+        header.addWidget(self.live)
+        header.addStretch(1)
+        header.addWidget(self.cost_label)
+
+        self.status_label = QLabel(
+            "Live metrics (FID in evaluator features, class coverage, …) appear here while a model trains on a "
+            "labelled dataset."
+        )
+        self.status_label.setWordWrap(True)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("collapse-banner")
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner_label = QLabel()
+        self.banner_label.setWordWrap(True)
+        self.banner_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.banner_label.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.banner_label.font()
+        font.setBold(True)
+        self.banner_label.setFont(font)
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(8, 6, 8, 6)
+        banner_layout.addWidget(self.banner_label, 1)
+        self.banner.setVisible(False)
+        self._set_banner_tooltip()
+
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["metric", "now", "real"])
+        self.table.horizontalHeaderItem(2).setToolTip(
+            "The real-data floor: held-out real images scored the same way, at the same sample size"
+        )
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        head = self.table.horizontalHeader()
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setToolTip("The latest check beside the real-data floor; click a row to plot that metric")
+        self.table.itemSelectionChanged.connect(self._on_row)
+
+        self.plot = pg.PlotWidget(background="w")
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", "step")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setMouseEnabled(x=False, y=False)
+        item.hideButtons()
+        for side in ("left", "bottom"):
+            item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.curve = item.plot(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=5,
+                               symbolBrush="#1f77b4", symbolPen=None)
+        self.floor_line = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen("#555555", width=1, style=Qt.PenStyle.DashLine),
+            label="real data", labelOpts={"position": 0.05, "color": "#555555", "anchors": [(0, 1), (0, 1)]},
+        )
+        self.floor_line.setVisible(False)
+        item.addItem(self.floor_line, ignoreBounds=False)
+        self._set_plot_title()
+
+        self.classes = ClassBar(title="Generated classes (dashed: data)", y_label="share of samples")
+        self.classes.setToolTip(
+            "Which class the evaluator sees in each of the latest check's samples. Dashed outlines: the "
+            "classes' shares of the training data. Red: a class under 20% of its data share (missing)."
+        )
+
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.plot)
+        plots.addWidget(self.classes)
+        plots.setChildrenCollapsible(False)
+        plots.setSizes([200, 200])
+        self.plot.setMinimumHeight(110)
+        self.classes.setMinimumHeight(110)
+        self._fit_table()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(header)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.table)
+        layout.addWidget(plots, 1)
+
+    # -- state --------------------------------------------------------------------------------
     def clear(self) -> None:
-        for label in self._values.values():
-            self._form.removeRow(label)
-        self._values.clear()
+        """Forget the run's metrics (a new or newly opened run); keeps the checkbox."""
         self.history.clear()
-        self.step_label.setText("")
-        self.hint.setVisible(True)
+        self.status = None
+        self.interval = 0
+        self.floor = {}
+        self.class_names = []
+        self.data_share = None
+        self.warning = None
+        self._warn_streak = 0
+        self._series.clear()
+        self._rows.clear()
+        self.table.setRowCount(0)
+        self._fit_table()
+        self.curve.setData([], [])
+        self.floor_line.setVisible(False)
+        self.classes.set_values([])
+        self.classes.set_reference(None)
+        self.banner.setVisible(False)
+        self.cost_label.setText("")
+        self.status_label.setText(
+            "Live metrics (FID in evaluator features, class coverage, …) appear here while a model trains on a "
+            "labelled dataset."
+        )
+        self._dirty = False
+
+    def set_x_extent(self, total_steps: int) -> None:
+        item = self.plot.getPlotItem()
+        if total_steps > 0:
+            item.enableAutoRange(x=False)
+            item.setXRange(0, total_steps, padding=0.02)
+        else:
+            item.enableAutoRange(x=True)
+
+    def set_interval(self, every: int) -> None:
+        """Steps between checks: the debounce of the collapse warning counts in them."""
+        self.interval = max(0, int(every))
+        self._set_banner_tooltip()
+
+    def set_reference(self, class_names: list[str] | None, data_share: np.ndarray | None) -> None:
+        """The dataset's class names and class shares (the bar chart's outlines)."""
+        if class_names:
+            self.class_names = list(class_names)
+        if data_share is not None and len(data_share) and float(np.sum(data_share)) > 0:
+            share = np.asarray(data_share, dtype=np.float64)
+            self.data_share = share / share.sum()
+        self._dirty = True
+
+    # -- inputs (main thread, cheap) --------------------------------------------------------------
+    def on_status(self, status: Any) -> None:
+        """A MonitorStatus from the training worker."""
+        self.status = status
+        state = status.state
+        if state == "preparing":
+            pct = "" if status.fraction is None else f" {status.fraction:.0%}"
+            self.status_label.setText(f"Preparing the evaluator…{pct}\n{status.message}")
+        elif state == "ready":
+            self.floor = dict(status.floor)
+            self.set_interval(status.every)
+            self.set_reference(list(status.class_names), status.data_share)
+            self.status_label.setText(
+                f"Every {status.every:,} steps, {status.n:,} samples scored by the dataset's evaluator."
+            )
+            self.cost_label.setText("")
+        elif state == "running":
+            self.cost_label.setText(f"metrics cost {status.cost:.1%} of training time")
+            skipped = (f"; {status.skipped} check{'s' if status.skipped != 1 else ''} skipped to stay under "
+                       f"{status.budget:.0%}") if status.skipped and status.budget else ""
+            self.status_label.setText(
+                f"Every {status.every:,} steps, {status.n:,} samples: {status.calls} check"
+                f"{'s' if status.calls != 1 else ''}, {status.seconds / max(status.calls, 1):.2f} s each{skipped}."
+            )
+            self.cost_label.setToolTip(
+                f"{status.seconds:.1f} s of {status.wall:.1f} s of training went into the live metrics "
+                f"(budget {status.budget:.0%})" if status.budget else "no budget: every check runs"
+            )
+        else:  # "off", "failed", "cancelled"
+            self.status_label.setText(status.message)
+            self.cost_label.setText("")
 
     def on_metrics(self, event: Any) -> None:
+        from studio.core.metrics.monitor import collapse_warning
+
         self.history.append(event)
-        self.hint.setVisible(False)
-        self.step_label.setText(f"at step {event.step:,}")
-        for name, value in event.values.items():
-            if name not in self._values:
-                self._values[name] = QLabel()
-                self._form.addRow(name, self._values[name])
-            self._values[name].setText(f"{value:.4g}")
+        for key, value in event.values.items():
+            steps, values = self._series.setdefault(key, ([], []))
+            steps.append(int(event.step))
+            values.append(float(value))
+        message = collapse_warning(event, self.class_names or None)
+        if message is None:
+            self._warn_streak = 0
+            self.warning = None
+        else:
+            self._warn_streak += 1
+            every = self.interval or (int(self.history[0].step) if self.history else 0)
+            # Early GAN samples are blobs the evaluator files under one class: wait for
+            # step >= 2 intervals, or for a second warning in a row.
+            if event.step >= 2 * every or self._warn_streak >= 2:
+                self.warning = message
+        self._dirty = True
+
+    # -- drawing ------------------------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> None:
+        """Push the latest data into the widgets (in place) if anything changed."""
+        if not (self._dirty or force):
+            return
+        self._dirty = False
+        self._update_banner()
+        self._update_table()
+        self._update_curve()
+        self._update_classes()
+
+    def select(self, key: str) -> None:
+        """Plot ``key``'s curve (and select its row)."""
+        self.selected = key
+        row = self._rows.get(key)
+        if row is not None and self.table.currentRow() != row:
+            self.table.blockSignals(True)
+            self.table.selectRow(row)
+            self.table.blockSignals(False)
+        self._set_plot_title()
+        self._update_curve()
+
+    def _on_row(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            key = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+            if key and key != self.selected:
+                self.select(key)
+
+    def _update_banner(self) -> None:
+        if self.warning:
+            self.banner_label.setText("⚠ " + self.warning)
+        self.banner.setVisible(bool(self.warning))
+
+    def _keys(self) -> list[str]:
+        present = [k for k in self._series if k not in HIDDEN]
+        return [k for k in ORDER if k in present] + [k for k in present if k not in ORDER]
+
+    def _update_table(self) -> None:
+        if not self.history:
+            return
+        latest = self.history[-1].values
+        defs = _metric_defs()
+        keys = self._keys()
+        if list(self._rows) != keys:
+            self._rows = {k: i for i, k in enumerate(keys)}
+            self.table.setRowCount(len(keys))
+            for key, row in self._rows.items():
+                info = defs.get(key)
+                arrow = {"lower": " ↓", "higher": " ↑"}.get(info.better, "") if info else ""
+                name = QTableWidgetItem(SHORT.get(key, key) + arrow)
+                name.setData(Qt.ItemDataRole.UserRole, key)
+                name.setToolTip(f"{info.label}: {info.better} is better" if info else key)
+                self.table.setItem(row, 0, name)
+                for col in (1, 2):
+                    cell = QTableWidgetItem()
+                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self.table.setItem(row, col, cell)
+            self._fit_table()
+            if self.selected not in self._rows and keys:
+                self.selected = keys[0]
+            self.select(self.selected)
+        for key, row in self._rows.items():
+            self.table.item(row, 1).setText(self._format(key, latest.get(key), latest))
+            self.table.item(row, 2).setText(self._format(key, self.floor.get(key), self.floor))
+
+    def _fit_table(self) -> None:
+        """As tall as its rows (at least one): the plots below take the rest."""
+        rows = max(1, self.table.rowCount())
+        header = self.table.horizontalHeader().sizeHint().height()
+        self.table.setFixedHeight(header + rows * ROW_HEIGHT + 2 * self.table.frameWidth())
+
+    @staticmethod
+    def _format(key: str, value: float | None, values: dict[str, float]) -> str:
+        if value is None or not np.isfinite(value):
+            return "–"
+        info = _metric_defs().get(key)
+        if key == "coverage" and "num_classes" not in values:
+            return f"{value:.0f}"
+        return info.fmt(value, values) if info else f"{value:.4g}"
+
+    def _set_plot_title(self) -> None:
+        label = SHORT.get(self.selected, self.selected)
+        if self.history:  # torch is loaded by now
+            info = _metric_defs().get(self.selected)
+            label = info.label if info else label
+        self.plot.getPlotItem().setTitle(label, size="9pt")
+
+    def _update_curve(self) -> None:
+        steps, values = self._series.get(self.selected, ([], []))
+        self.curve.setData(np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64))
+        floor = self.floor.get(self.selected)
+        if floor is not None and np.isfinite(floor):
+            self.floor_line.setPos(floor)
+            self.floor_line.setVisible(True)
+        else:
+            self.floor_line.setVisible(False)
+        self._set_plot_title()
+
+    def _update_classes(self) -> None:
+        hist = None
+        for event in reversed(self.history):
+            if event.class_histogram is not None and len(event.class_histogram):
+                hist = np.asarray(event.class_histogram, dtype=np.float64)
+                break
+        ref = self.data_share
+        if hist is None:
+            if ref is not None:
+                self.classes.set_values(np.zeros(len(ref)), self.class_names or None)
+                self.classes.set_reference(ref)
+            return
+        if ref is not None and len(ref) != len(hist):
+            ref = None
+        share = ref if ref is not None else np.full(len(hist), 1.0 / len(hist))
+        missing = (hist < _thresholds()[0] * share) & (share > 0)
+        self.classes.set_values(hist, self.class_names or None, highlight=missing)
+        self.classes.set_reference(ref)
+
+    def _set_banner_tooltip(self) -> None:
+        every = f"{self.interval:,}" if self.interval else "N"
+        after = f"{2 * self.interval:,}" if self.interval else "2N"
+        fraction, kl = _thresholds()
+        self.banner.setToolTip(
+            f"Mode-collapse warning: shown when a class gets under {fraction:.0%} of its share of the data in the "
+            f"samples ({fraction / 10:.0%} for ten balanced classes) or the class KL(generated || data) exceeds "
+            f"{kl:g} nats.\n"
+            f"Early GAN samples are blobs that the evaluator puts in one class, so it waits until step {after} "
+            f"(twice the {every}-step interval of the checks) or for two warning checks in a row. "
+            "It hides as soon as a check finds every class again."
+        )
