@@ -192,6 +192,9 @@ def main() -> int:
         window.resize(1280, 800)
         window.show()
         window.tabs.setCurrentWidget(window.train_tab)
+        # Like for like with the CLI, which computes no live metrics; their own cost is
+        # measured by benchmarks/monitor_cost.py.
+        window.train_tab.metrics_panel.live.setChecked(False)
         while window.dataset_tab.preview is None:
             app.processEvents()
         cfg = bench_config(args.steps)
