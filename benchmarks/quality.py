@@ -18,21 +18,19 @@ collapse.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from embedded_mnist import mnist_root  # benchmarks/, next to this script
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from studio.core.config import DataConfig
-from studio.core.data.embedded import MNIST_5K
 from studio.core.metrics.evaluate import (
     Reference,
     Scores,
@@ -73,16 +71,6 @@ def train_preset(name: str, budget: float, run_dir: Path, seed: int) -> tuple[ob
 
 
 # -- the seed article's loop, as written ------------------------------------------------------
-def mnist_root(tmp: Path) -> Path:
-    """torchvision's MNIST layout (<root>/MNIST/raw/, uncompressed) over the embedded files."""
-    raw = tmp / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for gz in MNIST_5K.glob("*.gz"):
-        with gzip.open(gz) as src, (raw / gz.stem).open("wb") as dst:
-            shutil.copyfileobj(src, dst)
-    return tmp
-
-
 class Generator(nn.Module):
     def __init__(self):
         super().__init__()

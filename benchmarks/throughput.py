@@ -15,7 +15,6 @@ Runs alternate and the median of --repeats is kept, so a noisy machine hurts bot
 from __future__ import annotations
 
 import argparse
-import gzip
 import shutil
 import statistics
 import tempfile
@@ -25,25 +24,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from embedded_mnist import mnist_root  # benchmarks/, next to this script
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from studio.core.data.embedded import MNIST_5K
 from studio.core.presets import preset
 from studio.core.train import events as ev
 from studio.core.train.trainer import Trainer
-
-
-def mnist_root() -> Path:
-    """torchvision's MNIST layout (<root>/MNIST/raw/, uncompressed) over the embedded files."""
-    root = Path(tempfile.mkdtemp(prefix="mnist-5k-"))
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for gz in MNIST_5K.glob("*.gz"):
-        with gzip.open(gz) as src, (raw / gz.stem).open("wb") as dst:
-            shutil.copyfileobj(src, dst)
-    return root
 
 
 # -- the seed article's loop, as written ---------------------------------------------------
