@@ -22,6 +22,30 @@ def evaluator_cache(tmp_path_factory):
         os.environ["LATENT_STUDIO_CACHE"] = old
 
 
+@pytest.fixture(scope="session")
+def cheap_evaluator(evaluator_cache):
+    """The session's evaluator cache, holding a few-step mnist-5k evaluator (~80% accurate)
+    under the real recipe's key: monitors, `eval` and the explorer's Measure load it in
+    milliseconds instead of training the real one for a minute."""
+    from dataclasses import asdict
+
+    from studio.core.config import DataConfig
+    from studio.core.metrics.evaluate import eval_splits
+    from studio.core.metrics.evaluator import (
+        Recipe,
+        cache_path,
+        content_key,
+        save_evaluator,
+        train_evaluator,
+    )
+
+    fit, held = eval_splits(DataConfig())
+    evaluator = train_evaluator(fit, held, Recipe(epochs=1, max_steps=60, batch_size=32))
+    evaluator.key = content_key(fit, asdict(Recipe()))
+    save_evaluator(evaluator, cache_path(fit, evaluator.key))  # under $LATENT_STUDIO_CACHE
+    return evaluator_cache
+
+
 @pytest.fixture
 def tiny_config():
     """A factory for configs small enough to train a few steps in well under a second."""

@@ -8,20 +8,12 @@ import math
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 
 import pytest
 
-from studio.core.config import DataConfig
 from studio.core.errors import CheckpointError
-from studio.core.metrics.evaluate import eval_splits
 from studio.core.metrics.evaluator import (
     CACHE_ENV,
-    Recipe,
-    cache_path,
-    content_key,
-    save_evaluator,
-    train_evaluator,
 )
 from studio.core.metrics.report import evaluate_checkpoint, format_table, run_eval
 from studio.core.presets import preset
@@ -29,14 +21,9 @@ from studio.core.train.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
+def cache(cheap_evaluator):
     """$LATENT_STUDIO_CACHE with a few-step mnist-5k evaluator under the real recipe's key."""
-    root = tmp_path_factory.mktemp("cache")
-    fit, held = eval_splits(DataConfig())
-    ev_ = train_evaluator(fit, held, Recipe(epochs=1, max_steps=60, batch_size=32))  # ~80% accurate
-    ev_.key = content_key(fit, asdict(Recipe()))
-    save_evaluator(ev_, cache_path(fit, ev_.key, root / "evaluators"))
-    return root
+    return cheap_evaluator
 
 
 @pytest.fixture(scope="module")

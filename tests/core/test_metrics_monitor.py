@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 import pytest
 import torch
 
-from studio.core.config import DataConfig
 from studio.core.data.dataset import ImageData
-from studio.core.metrics.evaluate import eval_splits
-from studio.core.metrics.evaluator import (
-    Recipe,
-    cache_path,
-    content_key,
-    save_evaluator,
-    train_evaluator,
-)
 from studio.core.metrics.monitor import LIVE_KEYS, LiveMonitor, collapse_warning, prepare_monitor
 from studio.core.train import events as ev
 from studio.core.train.checkpoint import load_checkpoint
@@ -26,15 +15,10 @@ from studio.core.train.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
-def cache_root(tmp_path_factory):
-    """A cache holding a few-step mnist-5k evaluator under the real recipe's key: the code
-    paths of a cached evaluator without the minute of training."""
-    root = tmp_path_factory.mktemp("cache") / "evaluators"
-    fit, held = eval_splits(DataConfig())
-    ev_ = train_evaluator(fit, held, Recipe(epochs=1, max_steps=60, batch_size=32))  # ~80% accurate
-    ev_.key = content_key(fit, asdict(Recipe()))
-    save_evaluator(ev_, cache_path(fit, ev_.key, root))
-    return root
+def cache_root(cheap_evaluator):
+    """The evaluators folder holding a few-step evaluator under the real recipe's key: the
+    code paths of a cached evaluator without the minute of training."""
+    return cheap_evaluator / "evaluators"
 
 
 def tiny(tiny_config, name="cgan", **train):

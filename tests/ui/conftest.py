@@ -16,29 +16,9 @@ from studio.ui.workers import running_threads
 
 
 @pytest.fixture(scope="session", autouse=True)
-def cheap_evaluator(evaluator_cache):
-    """A few-step mnist-5k evaluator cached under the real recipe's key, before any window
-    trains: live metrics (on by default) and the explorer's Measure then load it in
-    milliseconds instead of training the real one for a minute. Its accuracy (~80%) is
-    enough for the tests' collapse and coverage checks."""
-    from dataclasses import asdict
-
-    from studio.core.config import DataConfig
-    from studio.core.metrics.evaluate import eval_splits
-    from studio.core.metrics.evaluator import (
-        Recipe,
-        cache_path,
-        content_key,
-        save_evaluator,
-        train_evaluator,
-    )
-
-    fit, held = eval_splits(DataConfig())
-    ev = train_evaluator(fit, held, Recipe(epochs=1, max_steps=60, batch_size=32))
-    ev.key = content_key(fit, asdict(Recipe()))
-    path = cache_path(fit, ev.key)  # $LATENT_STUDIO_CACHE, the session's temporary folder
-    save_evaluator(ev, path)
-    return path
+def evaluator_ready(cheap_evaluator):
+    """Every window test finds the cheap evaluator cached, since live metrics are on by default."""
+    return cheap_evaluator
 
 
 @pytest.fixture(autouse=True)

@@ -321,17 +321,15 @@ class TrainTab(QWidget):
         self.tasks.run(write, on_result=done, on_error=self.errorOccurred.emit, name="export-gif")
 
     def _export_png_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export sample grid", "samples.png", "PNG image (*.png)")
-        if path:
-            try:
-                self.export_png(path)
-            except (OSError, ValueError) as exc:
-                self.errorOccurred.emit(f"{path}: {exc}")
+        self._export_dialog("Export sample grid", "samples.png", "PNG image (*.png)", self.export_png)
 
     def _export_gif_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export training evolution", "evolution.gif", "GIF animation (*.gif)")
+        self._export_dialog("Export training evolution", "evolution.gif", "GIF animation (*.gif)", self.export_gif)
+
+    def _export_dialog(self, title: str, default: str, kinds: str, export: Any) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, title, default, kinds)
         if path:
             try:
-                self.export_gif(path)
+                export(path)
             except (OSError, ValueError) as exc:
                 self.errorOccurred.emit(f"{path}: {exc}")
