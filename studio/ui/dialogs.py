@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 import studio
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"  # studio/resources
 
 
 def show_error(parent: QWidget, title: str, message: str) -> QMessageBox:
@@ -24,7 +24,7 @@ def show_error(parent: QWidget, title: str, message: str) -> QMessageBox:
 
 
 def mnist_attribution() -> str:
-    """The Attribution section of resources/mnist-5k/README.md."""
+    """The Attribution section of studio/resources/mnist-5k/README.md."""
     try:
         text = (RESOURCES / "mnist-5k" / "README.md").read_text(encoding="utf-8")
     except OSError:

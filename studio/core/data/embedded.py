@@ -1,4 +1,4 @@
-"""The embedded mnist-5k digits that ship in resources/ (CC BY-SA 3.0, see its README)."""
+"""The embedded mnist-5k digits that ship in studio/resources/ (CC BY-SA 3.0, see its README)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from studio.core.data.dataset import ImageData
 from studio.core.data.idx import read_idx
 from studio.core.errors import DataError
 
-RESOURCES = Path(__file__).resolve().parents[3] / "resources"
+# Inside the package, so the editable install, a wheel and a PyInstaller bundle all find it
+# beside the code (pyproject.toml lists it as package data).
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 MNIST_5K = RESOURCES / "mnist-5k"
 DIGITS = [str(i) for i in range(10)]
 
