@@ -1,28 +1,29 @@
 """Run configuration: frozen dataclasses, TOML in and out, and validation.
 
-A config is three sections, ``[data]``, ``[model]`` and ``[train]``, matching the three
-dataclasses below. Every validation error names the field (``model.latent_dim``) and
-the allowed values, so the CLI and the GUI can show it as is.
+A config is three sections: ``[data]``, ``[model]`` and ``[train]``. ``[model]`` is the
+chosen family's own section (``model.family`` picks it; each family declares its
+dataclass in studio.core.families), so a GAN config has GAN fields and a VAE config
+VAE fields. Every field carries its metadata (studio.core.fields), from which the
+checks here, the Model tab's form and search spaces are derived; every message names
+the field. Configs written before families owned their sections still load (see
+``_migrate_v0``). Torch-free.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from studio.core.fields import ConfigError, build_section, spec, validate_section
 
-class ConfigError(ValueError):
-    """A config value is missing, unknown or out of range; the message names the field."""
+__all__ = ["AugmentConfig", "Config", "ConfigError", "DataConfig", "TrainConfig", "config_from_dict",
+           "config_from_toml", "load_config", "save_config"]
 
-
-FAMILIES = ("gan", "cgan", "vae", "cvae")
-ARCHS = {"gan": ("mlp", "dcgan"), "cgan": ("mlp", "dcgan"), "vae": ("mlp", "conv"), "cvae": ("mlp", "conv")}
-GAN_LOSSES = ("bce", "hinge", "wgan-gp")
 OPTIMIZERS = ("adam", "adamw")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -31,10 +32,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 class AugmentConfig:
     """Whole-batch augmentation; all off by default (digits must not be mirrored)."""
 
-    hflip: bool = False
-    rotate_degrees: float = 0.0
-    translate: float = 0.0  # fraction of the image size
-    color_jitter: float = 0.0  # brightness/contrast/saturation strength, RGB only
+    hflip: bool = spec(False, "Horizontal flips", group="")
+    rotate_degrees: float = spec(0.0, "Rotation (degrees)", lo=0.0, hi=180.0, group="")
+    translate: float = spec(0.0, "Translation", "fraction of the image size", lo=0.0, hi=0.5, group="")
+    color_jitter: float = spec(0.0, "Colour jitter", "brightness/contrast/saturation, RGB only", lo=0.0, hi=1.0, group="")
 
     @property
     def enabled(self) -> bool:
@@ -43,132 +44,158 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "mnist-5k"  # a registry name or a path to an image folder
-    root: str = ""  # where torchvision datasets live on disk; "" = the user data dir
-    download: bool = False  # fetch a torchvision dataset when it is not on disk
-    image_size: int = 0  # 0 = the dataset's own size
-    channels: int = 0  # 0 = the dataset's own; 1 or 3 to convert an image folder
+    dataset: str = spec("mnist-5k", "Dataset", "a registry name or a path to an image folder", group="")
+    root: str = spec("", "Datasets folder", "where torchvision datasets live; empty = the user data folder", group="")
+    download: bool = spec(False, "Download", "fetch a torchvision dataset when it is not on disk", group="")
+    image_size: int = spec(0, "Image size", "0 = the dataset's own size", lo=0, hi=256, group="")
+    channels: int = spec(0, "Channels", "0 = the dataset's own; 1 or 3 to convert an image folder",
+                         choices=(0, 1, 3), group="")
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    family: str = "cgan"
-    arch: str = "dcgan"
-    latent_dim: int = 64
-    width: int = 64  # base channel / unit count; each arch scales from it
-    loss: str = "bce"  # GANs only
-    spectral_norm: bool = False  # GANs only: on the discriminator
-    beta: float = 1.0  # VAEs only: weight of the KL term
-
-
-@dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 3000
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 2e-4  # generator / VAE
-    lr_d: float = 2e-4  # discriminator
-    beta1: float = 0.5
-    beta2: float = 0.999
-    weight_decay: float = 0.0
-    ema: float = 0.0  # EMA decay of the generator's weights; 0 = off
-    n_critic: int = 1  # discriminator steps per generator step
-    gp_weight: float = 10.0  # WGAN-GP gradient penalty
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0  # torch CPU threads; 0 = torch's default
-    log_every: int = 10
-    sample_every: int = 200
-    checkpoint_every: int = 1000
+    """What every family's training shares; a family's own knobs live in its [model]."""
+
+    steps: int = spec(3000, "Steps", "training steps in all", lo=1, hi=10_000_000, group="Optimisation")
+    batch_size: int = spec(64, "Batch size", "images per step", lo=1, hi=4096, group="Optimisation")
+    optimizer: str = spec("adam", "Optimiser", choices=OPTIMIZERS, group="Optimisation")
+    lr: float = spec(2e-4, "Learning rate", "of the generator, the VAE or the network", lo=1e-7, hi=1.0, log=True,
+                     group="Optimisation")
+    beta1: float = spec(0.5, "Adam β1", "momentum of the gradient average", lo=0.0, hi=0.9999, group="Optimisation")
+    beta2: float = spec(0.999, "Adam β2", "momentum of the squared-gradient average", lo=0.0, hi=0.99999,
+                        group="Optimisation")
+    weight_decay: float = spec(0.0, "Weight decay", lo=0.0, hi=1.0, group="Optimisation")
+    ema: float = spec(0.0, "EMA decay", "moving average of the sampling network's weights; 0 = off",
+                      lo=0.0, hi=0.99999, group="Optimisation")
+    seed: int = spec(0, "Seed", "the same seed trains the same model", lo=0, hi=2**31 - 1, group="Run")
+    device: str = spec("auto", "Device", "auto picks CUDA, then MPS, then the CPU", choices=DEVICES, group="Run")
+    threads: int = spec(0, "CPU threads", "torch's CPU threads; 0 = automatic", lo=0, hi=256, group="Run")
+    log_every: int = spec(10, "Log every", "steps between loss records", lo=1, hi=1_000_000, group="Run")
+    sample_every: int = spec(200, "Sample grid every", "steps between sample grids", lo=1, hi=10_000_000, group="Run")
+    checkpoint_every: int = spec(1000, "Checkpoint every", "steps between checkpoints", lo=1, hi=10_000_000,
+                                 group="Run")
+    init_from: str = spec("", "Start from", "a run or checkpoint whose matching weights start this run "
+                          "(fine-tuning; not resume)", group="Start")
+    freeze: tuple[str, ...] = spec((), "Freeze", "parameter name prefixes that stay fixed, e.g. generator.fc",
+                                   group="Start")
+
+
+def _default_model() -> Any:
+    from studio.core.families import DEFAULT_FAMILY, get_family
+
+    return get_family(DEFAULT_FAMILY).section()
 
 
 @dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: Any = field(default_factory=_default_model)  # the family's section (a frozen dataclass)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def family(self) -> Any:
+        """The registered Family of ``model.family``."""
+        from studio.core.families import get_family
+
+        return get_family(self.model.family)
 
     def validate(self) -> Config:
         """Raise ConfigError naming the first bad field; return self so calls chain."""
-        m, t, d = self.model, self.train, self.data
-        _one_of("model.family", m.family, FAMILIES)
-        _one_of("model.arch", m.arch, ARCHS[m.family])
-        _one_of("model.loss", m.loss, GAN_LOSSES)
-        _in_range("model.latent_dim", m.latent_dim, 1, 1024)
-        _in_range("model.width", m.width, 4, 1024)
-        _in_range("model.beta", m.beta, 0.0, 100.0)
-        _one_of("train.optimizer", t.optimizer, OPTIMIZERS)
-        _one_of("train.device", t.device, DEVICES)
-        _in_range("train.steps", t.steps, 1, 10_000_000)
-        _in_range("train.batch_size", t.batch_size, 1, 4096)
-        _in_range("train.lr", t.lr, 1e-7, 1.0)
-        _in_range("train.lr_d", t.lr_d, 1e-7, 1.0)
-        _in_range("train.beta1", t.beta1, 0.0, 0.9999)
-        _in_range("train.beta2", t.beta2, 0.0, 0.99999)
-        _in_range("train.weight_decay", t.weight_decay, 0.0, 1.0)
-        _in_range("train.ema", t.ema, 0.0, 0.99999)
-        _in_range("train.n_critic", t.n_critic, 1, 20)
-        _in_range("train.gp_weight", t.gp_weight, 0.0, 1000.0)
-        _in_range("train.seed", t.seed, 0, 2**31 - 1)
-        _in_range("train.threads", t.threads, 0, 256)
-        _in_range("train.log_every", t.log_every, 1, 1_000_000)
-        _in_range("train.sample_every", t.sample_every, 1, 10_000_000)
-        _in_range("train.checkpoint_every", t.checkpoint_every, 1, 10_000_000)
-        if not d.dataset:
+        family = self.family
+        if not isinstance(self.model, family.section):
+            raise ConfigError(f"model: a {family.name} model needs a {family.section.__name__} section")
+        validate_section(self.model, "model")
+        validate_section(self.train, "train")
+        if not self.data.dataset:
             raise ConfigError("data.dataset must name a dataset or a folder, got an empty value")
-        if d.image_size != 0:
-            _in_range("data.image_size", d.image_size, 8, 256)
-            if m.arch in ("dcgan", "conv") and d.image_size % 4:
-                raise ConfigError(
-                    f"data.image_size must be a multiple of 4 for the {m.arch} architecture, "
-                    f"got {d.image_size}"
-                )
-        _one_of("data.channels", d.channels, (0, 1, 3))
-        a = d.augment
-        _in_range("data.augment.rotate_degrees", a.rotate_degrees, 0.0, 180.0)
-        _in_range("data.augment.translate", a.translate, 0.0, 0.5)
-        _in_range("data.augment.color_jitter", a.color_jitter, 0.0, 1.0)
+        validate_section(self.data, "data")
+        if self.data.image_size != 0 and self.data.image_size < 8:
+            raise ConfigError(f"data.image_size must be 0 (the dataset's own) or between 8 and 256, got {self.data.image_size}")
+        validate_section(self.data.augment, "data.augment")
+        if family.validate is not None:
+            family.validate(self)
         return self
 
     @property
     def conditional(self) -> bool:
-        return self.model.family in ("cgan", "cvae")
+        return self.family.conditional
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        raw = dataclasses.asdict(self)
+        raw["train"]["freeze"] = list(raw["train"]["freeze"])
+        return raw
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
 
     def with_overrides(self, **sections: dict[str, Any]) -> Config:
-        """Return a copy with some fields replaced, e.g. ``train={"steps": 10}``."""
+        """A copy with some fields replaced, e.g. ``train={"steps": 10}``.
+
+        A new ``model.family`` of another section starts from that family's defaults.
+        """
         merged = self.to_dict()
         for section, values in sections.items():
             if section not in merged:
                 raise ConfigError(f"unknown config section [{section}]")
-            merged[section] = {**merged[section], **values}
+            base = merged[section]
+            if section == "model" and values.get("family", self.model.family) != self.model.family:
+                from studio.core.families import get_family
+
+                if get_family(values["family"]).section is not type(self.model):
+                    base = {}
+            merged[section] = {**base, **values}
         return config_from_dict(merged)
 
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
     """Build a Config from nested plain values; unknown keys and wrong types are errors."""
+    from studio.core.families import DEFAULT_FAMILY, get_family
+
     if not isinstance(raw, dict):
         raise ConfigError("config must be a table with [data], [model] and [train] sections")
     unknown = set(raw) - {"data", "model", "train"}
     if unknown:
         raise ConfigError(f"unknown config section [{sorted(unknown)[0]}]; expected data, model, train")
-    data_raw = dict(raw.get("data", {}))
-    augment = _build(AugmentConfig, data_raw.pop("augment", {}), "data.augment")
-    data = _build(DataConfig, data_raw, "data", augment=augment)
-    model = _build(ModelConfig, raw.get("model", {}), "model")
-    train = _build(TrainConfig, raw.get("train", {}), "train")
+    data_raw, model_raw, train_raw = (_table(raw, name) for name in ("data", "model", "train"))
+    family = get_family(model_raw.get("family", DEFAULT_FAMILY), field="model.family")
+    model_raw, train_raw = _migrate_v0(family.section, model_raw, train_raw)
+    augment = build_section(AugmentConfig, data_raw.pop("augment", {}), "data.augment")
+    data = build_section(DataConfig, data_raw, "data", augment=augment)
+    model = build_section(family.section, model_raw, "model")
+    train = build_section(TrainConfig, train_raw, "train")
     return Config(data=data, model=model, train=train).validate()
+
+
+# Before families owned their sections, [model] held every family's fields and [train]
+# the GAN's discriminator settings. Such files still load: a key the family's section
+# has moves there, the others (another family's, always written) are dropped.
+_V0_MODEL_KEYS = ("arch", "latent_dim", "width", "loss", "spectral_norm", "beta")
+_V0_TRAIN_TO_MODEL = ("lr_d", "n_critic", "gp_weight")
+
+
+def _migrate_v0(section: type, model: dict[str, Any], train: dict[str, Any]) -> tuple[dict, dict]:
+    known = {f.name for f in dataclasses.fields(section)}
+    model = {k: v for k, v in model.items() if k in known or k not in _V0_MODEL_KEYS}
+    train = dict(train)
+    for key in _V0_TRAIN_TO_MODEL:
+        if key in train:
+            value = train.pop(key)
+            if key in known and key not in model:
+                model[key] = value
+    return model, train
+
+
+def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table, got {type(value).__name__}")
+    return dict(value)
 
 
 def config_from_toml(text: str, source: str = "config") -> Config:
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(text.removeprefix("\ufeff"))  # a BOM from a Windows editor
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     try:
@@ -190,39 +217,3 @@ def save_config(config: Config, path: str | Path) -> None:
     from studio.core.fileio import atomic_write_text
 
     atomic_write_text(Path(path), config.to_toml())
-
-
-def _build(cls: type, values: Any, section: str, **extra: Any) -> Any:
-    if not isinstance(values, dict):
-        raise ConfigError(f"[{section}] must be a table, got {type(values).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in known:
-            raise ConfigError(f"unknown field {section}.{key}; expected one of {', '.join(known)}")
-        default = getattr(cls(), key)
-        kwargs[key] = _coerce(f"{section}.{key}", value, type(default))
-    return replace(cls(**kwargs), **extra) if extra else cls(**kwargs)
-
-
-def _coerce(name: str, value: Any, kind: type) -> Any:
-    # TOML and Qt hand us ints where floats are meant; bools are not ints here.
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is bool and not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
-    if not isinstance(value, kind):
-        raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
-    return value
-
-
-def _one_of(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-
-
-def _in_range(name: str, value: float, lo: float, hi: float) -> None:
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo:g} and {hi:g}, got {value!r}")

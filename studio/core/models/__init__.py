@@ -1,6 +1,11 @@
-"""Model families: one module each, nn.Modules and nothing else (no I/O, no globals)."""
+"""Model implementations, one module per family: nn.Modules and the training algorithm.
 
-from studio.core.models.base import GenerativeModel
-from studio.core.models.registry import FAMILIES, build_model
+What a family is (its config section, presets, texts) is declared in
+studio.core.families; the protocol every model follows is studio.core.models.base.
+"""
 
-__all__ = ["FAMILIES", "GenerativeModel", "build_model"]
+from studio.core.families import FAMILIES
+from studio.core.models.base import Capabilities, GenerativeModel, SampleOption, seeded
+from studio.core.models.registry import build_model
+
+__all__ = ["FAMILIES", "Capabilities", "GenerativeModel", "SampleOption", "build_model", "seeded"]

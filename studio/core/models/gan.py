@@ -8,11 +8,13 @@ discriminator is a projection discriminator (Miyato & Koyama 2018): its logit is
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm as sn
 
-from studio.core.config import ModelConfig
+from studio.core.families.gan import GANConfig
 from studio.core.models.base import GenerativeModel
+from studio.core.train.algorithm import Algorithm, GradToggle, make_optimizer
 
 LABEL_EMBED = 32  # size of the label embedding fed to the generator
 
@@ -116,10 +118,13 @@ def _project(logit: torch.Tensor, embed: nn.Module | None, h: torch.Tensor, labe
 
 
 class GAN(GenerativeModel):
-    family = "gan"
+    """Capabilities: a latent z of ``latent_dim``, conditional when built with classes."""
 
-    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], num_classes: int | None):
-        super().__init__(cfg.latent_dim, image_shape, num_classes)
+    def __init__(self, cfg: GANConfig, image_shape: tuple[int, int, int], num_classes: int | None):
+        super().__init__(image_shape, num_classes)
+        self.family = cfg.family
+        self.latent_dim = cfg.latent_dim
+        self.latent_shape = (cfg.latent_dim,)
         if cfg.arch == "mlp":
             self.generator = MLPGenerator(cfg.latent_dim, image_shape, cfg.width, num_classes)
             self.discriminator = MLPDiscriminator(image_shape, cfg.width, num_classes, cfg.spectral_norm)
@@ -135,3 +140,71 @@ class GAN(GenerativeModel):
     def sampling_module(self) -> nn.Module:
         """The part an EMA tracks and a sampler needs."""
         return self.generator
+
+
+class GANAlgorithm(Algorithm):
+    """Non-saturating BCE, hinge or WGAN-GP; n_critic discriminator steps per generator step."""
+
+    def __init__(self, model: GAN, config, generator: torch.Generator):
+        m = config.model
+        self.G: nn.Module = model.generator
+        self.D: nn.Module = model.discriminator
+        self.model = model
+        self.rng = generator
+        self.loss = m.loss
+        self.n_critic = m.n_critic
+        self.gp_weight = m.gp_weight
+        self.optimizers = {
+            "generator": make_optimizer(self.G.parameters(), config, config.train.lr),
+            "discriminator": make_optimizer(self.D.parameters(), config, m.lr_d),
+        }
+        self.d_grads = GradToggle(self.D)
+        # Real and fake go through D as one batch unless D has batch norm, whose
+        # statistics must not mix the two (DCGAN's advice).
+        self.joint_d = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+
+    def _noise(self, n: int, device: torch.device) -> torch.Tensor:
+        return torch.randn(n, self.model.latent_dim, device=device, generator=self.rng)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        opt_g, opt_d = self.optimizers["generator"], self.optimizers["discriminator"]
+        fake = self.G(self._noise(x.shape[0], x.device), y)
+        for i in range(self.n_critic):
+            if i > 0:  # extra critic steps see fresh fakes
+                with torch.no_grad():
+                    fresh = self.G(self._noise(x.shape[0], x.device), y)
+            loss_d, parts = self._d_loss(x, fake.detach() if i == 0 else fresh, y)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+        self.d_grads.set(False)  # G's step needs no gradients for D's weights
+        logits = self.D(fake, y)
+        loss_g = F.softplus(-logits).mean() if self.loss == "bce" else -logits.mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        self.d_grads.set(True)
+        return {"d": loss_d.detach(), "g": loss_g.detach(), **parts}
+
+    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None):
+        if self.joint_d:
+            labels = None if y is None else torch.cat([y, y])
+            real_logits, fake_logits = self.D(torch.cat([real, fake]), labels).chunk(2)
+        else:
+            real_logits, fake_logits = self.D(real, y), self.D(fake, y)
+        if self.loss == "bce":
+            loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        elif self.loss == "hinge":
+            loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+        else:
+            loss = fake_logits.mean() - real_logits.mean()
+            gp = self._gradient_penalty(real, fake, y)
+            return loss + self.gp_weight * gp, {"gp": gp.detach()}
+        return loss, {}
+
+    def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """WGAN-GP (Gulrajani et al. 2017, eq. 3): (||∇D(x̂)|| - 1)² at random interpolates x̂."""
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=self.rng)
+        mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.D(mixed, y).sum(), mixed, create_graph=True)
+        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

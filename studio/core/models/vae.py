@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.core.config import ModelConfig
+from studio.core.families.vae import VAEConfig
 from studio.core.models.base import GenerativeModel
+from studio.core.train.algorithm import Algorithm, make_optimizer
 
 
 class MLPEncoder(nn.Module):
@@ -70,10 +71,17 @@ class ConvDecoder(nn.Module):
 
 
 class VAE(GenerativeModel):
-    family = "vae"
+    """Capabilities: a latent z of ``latent_dim``, encodes images, a likelihood bound (ELBO)."""
 
-    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], num_classes: int | None):
-        super().__init__(cfg.latent_dim, image_shape, num_classes)
+    can_encode = True
+    has_likelihood = True
+    likelihood_is_bound = True
+
+    def __init__(self, cfg: VAEConfig, image_shape: tuple[int, int, int], num_classes: int | None):
+        super().__init__(image_shape, num_classes)
+        self.family = cfg.family
+        self.latent_dim = cfg.latent_dim
+        self.latent_shape = (cfg.latent_dim,)
         c, h, w = image_shape
         k = num_classes or 0
         if cfg.arch == "mlp":
@@ -107,7 +115,49 @@ class VAE(GenerativeModel):
         return self.decoder
 
     @torch.no_grad()
+    def nll_nats(self, images01: torch.Tensor, labels: torch.Tensor | None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Per-image negative ELBO in nats: E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)), with
+        one reparameterised z per image (Kingma & Welling 2014, eq. 10), KL weight 1."""
+        x = images01.to(self.device)
+        y = labels.to(self.device) if labels is not None and self.conditional else None
+        recon, kl = vae_terms(self, x * 2 - 1, y, generator, reduce=False)
+        return (recon + kl).double().cpu()
+
+    @torch.no_grad()
     def reconstruct(self, images01: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Images in [0, 1] -> (reconstructions in [0, 1], latent means)."""
         mu, _ = self.encode(images01.to(self.device) * 2 - 1, None if labels is None else labels.to(self.device))
         return self.decode(mu, labels if labels is None else labels.to(self.device)).add(1).div(2), mu
+
+
+def vae_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator | None,
+              reduce: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reconstruction NLL (Bernoulli on grey levels) and KL(q(z|x) || N(0, I)), in nats:
+    per image, or their batch means when ``reduce``."""
+    mu, logvar = model.encode(x, y)
+    eps = torch.randn(mu.shape, generator=generator, device=generator.device if generator else mu.device)
+    z = mu + eps.to(mu.device) * (0.5 * logvar).exp()
+    logits = model.decode_logits(z, y)
+    recon = F.binary_cross_entropy_with_logits(logits, (x + 1) / 2, reduction="none").flatten(1).sum(1)
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+    return (recon.mean(), kl.mean()) if reduce else (recon, kl)
+
+
+class VAEAlgorithm(Algorithm):
+    """Negative ELBO with a Bernoulli decoder: BCE(recon) + beta * KL, per image, in nats."""
+
+    def __init__(self, model: VAE, config, generator: torch.Generator):
+        self.model = model
+        self.rng = generator
+        self.beta = config.model.beta
+        self.optimizers = {"vae": make_optimizer(model.parameters(), config, config.train.lr)}
+
+    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        recon, kl = vae_terms(self.model, x, y, self.rng)
+        loss = recon + self.beta * kl
+        opt = self.optimizers["vae"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}

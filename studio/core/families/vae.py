@@ -1,0 +1,66 @@
+"""VAE families: the pytorch/examples MLP and a conv VAE, unconditional (vae) and conditional (cvae).
+
+The implementation is studio.core.models.vae.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from studio.core.config import Config, ConfigError, DataConfig, TrainConfig
+from studio.core.families.base import Family, Preset
+from studio.core.fields import spec
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    family: str = "vae"
+    arch: str = spec("mlp", "Architecture", "mlp: pytorch/examples' 784-400-20; conv: convolutional",
+                     choices=("mlp", "conv"))
+    latent_dim: int = spec(20, "Latent size", "dimensions of z; 2 gives the clickable manifold map", lo=1, hi=1024)
+    width: int = spec(64, "Width", "base channel or unit count (64: the examples' 400 hidden units)", lo=4, hi=1024)
+    beta: float = spec(1.0, "β (KL weight)", "weight of the KL term; 1 is the true ELBO", lo=0.0, hi=100.0)
+
+
+def _validate(config: Config) -> None:
+    size = config.data.image_size
+    if config.model.arch == "conv" and size and size % 4:
+        raise ConfigError(f"data.image_size must be a multiple of 4 for the conv architecture, got {size}")
+
+
+OBJECTIVE = (
+    r"\max\; \mathrm{ELBO} = \mathbb{E}_{q(z|x)}[\log p(x|z)] - \beta\, \mathrm{KL}(q(z|x)\,\|\,\mathcal{N}(0, I))"
+)
+LOSS_LABELS = {
+    "loss": "negative ELBO: recon + β·KL (nats per image)",
+    "recon": "reconstruction: -E_q[log p(x|z)] (nats)",
+    "kl": "KL(q(z|x) || N(0, I)) (nats)",
+}
+
+
+def _train(**values) -> TrainConfig:
+    return TrainConfig(**{"batch_size": 128, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, **values})
+
+
+PRESETS_VAE = (
+    Preset("vae", "The pytorch/examples VAE (784-400-20), batch 128, Adam 1e-3",
+           Config(DataConfig(), VAEConfig("vae", "mlp", 20, 64), _train(steps=5000))),
+    Preset("vae-2d", "A 2-D latent space: the explorer draws it as a clickable manifold map",
+           Config(DataConfig(), VAEConfig("vae", "mlp", 2, 64), _train(steps=5000))),
+    Preset("vae-conv", "A small convolutional VAE",
+           Config(DataConfig(), VAEConfig("vae", "conv", 20, 32), _train(steps=2000))),
+)
+PRESETS_CVAE = (
+    Preset("cvae", "The examples' VAE with the one-hot label given to encoder and decoder",
+           Config(DataConfig(), VAEConfig("cvae", "mlp", 20, 64), _train(steps=5000))),
+)
+
+_COMMON = dict(section=VAEConfig, model="studio.core.models.vae:VAE", algorithm="studio.core.models.vae:VAEAlgorithm",
+               objective=OBJECTIVE, loss_labels=LOSS_LABELS, validate=_validate)
+FAMILIES = (
+    Family("vae", "VAE", conditional=False, presets=PRESETS_VAE,
+           description="An encoder and a decoder trained on the evidence lower bound (Kingma & Welling 2014)",
+           **_COMMON),
+    Family("cvae", "Conditional VAE", conditional=True, presets=PRESETS_CVAE,
+           description="A VAE whose encoder and decoder both see the class label", **_COMMON),
+)

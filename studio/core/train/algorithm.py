@@ -1,0 +1,61 @@
+"""The training-algorithm protocol: one step of a family's objective, owning its optimisers.
+
+A family's algorithm is built as ``Algorithm(model, config, generator)``: ``generator``
+is the trainer's seeded torch.Generator on the training device, the only source of the
+algorithm's randomness (noise, timesteps, label dropout), so a run never reads or
+writes the global RNG and its state is saved with the resume state. ``step(x, y)``
+takes a batch in [-1, 1] (labels or None) and returns the step's losses as detached
+scalar tensors: they become floats only when logged, so a GPU is not synchronised
+every step.
+
+Frozen parameters (``train.freeze``) arrive with ``requires_grad`` already off; an
+algorithm builds its optimisers over ``trainable(...)`` and must never switch a
+frozen parameter's gradient back on (``toggle_grad`` only touches trainable ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+
+class Algorithm:
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+def trainable(params: Iterable[nn.Parameter]) -> list[nn.Parameter]:
+    return [p for p in params if p.requires_grad]
+
+
+def make_optimizer(params: Iterable[nn.Parameter], config, lr: float) -> torch.optim.Optimizer:
+    """Adam or AdamW over the trainable parameters; the fused kernel where torch has one
+    (about 25% faster steps on a CPU)."""
+    t = config.train
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    params = trainable(params)
+    if not params:
+        params = [nn.Parameter(torch.zeros(()), requires_grad=False)]  # everything frozen: a no-op optimiser
+    try:
+        return cls(params, lr=lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay, fused=True)
+    except RuntimeError:  # a device without the fused kernel
+        return cls(params, lr=lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
+
+
+class GradToggle:
+    """Switches gradients of a module's *trainable* parameters off and on again.
+
+    ``module.requires_grad_(True)`` would unfreeze frozen ones; this remembers which
+    parameters were trainable when it was made and touches only those.
+    """
+
+    def __init__(self, module: nn.Module):
+        self.params = trainable(module.parameters())
+
+    def set(self, on: bool) -> None:
+        for p in self.params:
+            p.requires_grad_(on)
