@@ -240,3 +240,37 @@ def test_hand_placed_gzip_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(DataError, match=r"images-idx3-ubyte\.gz: unpacks to more than 1,000 bytes"):
         load_dataset(DataConfig(dataset="mnist", root=str(tmp_path)))
     assert sorted(p.name for p in raw.iterdir() if not p.name.endswith(".gz")) == []
+
+
+def test_bad_member_of_the_emnist_zip_leaves_nothing_unpacked(
+    server: tuple[str, Files], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member that is not IDX (or longer than its header) is refused while it streams,
+    and the members unpacked before it are removed: no half-unpacked set on disk."""
+    import io
+    import zipfile
+
+    url, files = server
+    buffer = io.BytesIO()
+    images = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (2, 28, 28))
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for split in ("balanced", "letters"):
+            for part in ("train", "test"):
+                body = images + bytes(2 * 784)
+                if (split, part) == ("letters", "test"):
+                    body += bytes(100_000)  # more than its header claims
+                zf.writestr(f"gzip/emnist-{split}-{part}-images-idx3-ubyte.gz", gzip.compress(body))
+                labels = bytes([0, 0, 8, 1, 0, 0, 0, 2, 1, 2])
+                zf.writestr(
+                    f"gzip/emnist-{split}-{part}-labels-idx1-ubyte.gz", gzip.compress(labels)
+                )
+    files["/gzip.zip"] = buffer.getvalue()
+    monkeypatch.setattr(torchvision.datasets.EMNIST, "url", f"{url}/gzip.zip")
+    monkeypatch.setattr(
+        torchvision.datasets.EMNIST, "md5", hashlib.md5(buffer.getvalue()).hexdigest()
+    )
+    with pytest.raises(
+        DataError, match=r"emnist-letters-test-images-idx3-ubyte\.gz: unexpected bytes"
+    ):
+        load_dataset(DataConfig(dataset="emnist-letters", root=str(tmp_path), download=True))
+    assert leftovers(tmp_path) == ["gzip.zip"]  # the checked download stays, for a retry

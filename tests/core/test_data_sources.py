@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import pickle
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +235,97 @@ def test_unknown_dataset_or_folder(value: str) -> None:
 def test_unknown_split() -> None:
     with pytest.raises(DataError, match="unknown split 'val'"):
         load_dataset(DataConfig(), "val")
+
+
+# -- issue 11: every data path checks before it allocates ------------------------------------
+
+
+def idx_header(code: int, shape: tuple[int, ...]) -> bytes:
+    return bytes([0, 0, code, len(shape)]) + b"".join(d.to_bytes(4, "big") for d in shape)
+
+
+def sparse_idx(path: Path, shape: tuple[int, ...], payload: int) -> None:
+    """An IDX file of ``payload`` zero bytes that costs no disk (a sparse file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.write(idx_header(0x08, shape))
+        handle.truncate(len(idx_header(0x08, shape)) + payload)
+
+
+def peak_while(fn) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_count_mismatch_is_found_before_reading_the_images(tmp_path: Path) -> None:
+    write_mnist_layout(tmp_path)
+    raw = tmp_path / "MNIST" / "raw"
+    sparse_idx(raw / "train-images-idx3-ubyte", (100_000, 28, 28), 100_000 * 784)  # 78 MB
+    cfg = DataConfig(dataset="mnist", root=str(tmp_path))
+
+    def load() -> None:
+        with pytest.raises(DataError, match="100,000 images but train-labels-idx1-ubyte has 12"):
+            load_dataset(cfg)
+
+    assert peak_while(load) < 8 * 1024**2
+
+
+def test_plain_file_bigger_than_its_header_is_refused_unread(tmp_path: Path) -> None:
+    write_mnist_layout(tmp_path)
+    raw = tmp_path / "MNIST" / "raw"
+    sparse_idx(raw / "train-images-idx3-ubyte", (12, 28, 28), 100_000 * 784)
+    cfg = DataConfig(dataset="mnist", root=str(tmp_path))
+
+    def load() -> None:
+        with pytest.raises(DataError, match=r"train-images-idx3-ubyte: .*78,400,016 bytes"):
+            load_dataset(cfg)
+
+    assert peak_while(load) < 8 * 1024**2
+
+
+def only_gz_left(raw: Path) -> bool:
+    return all(p.name.endswith(".gz") for p in raw.iterdir())
+
+
+def test_gz_that_is_not_idx_is_never_unpacked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.core.data import download
+
+    write_mnist_layout(tmp_path, gz=True)
+    raw = tmp_path / "MNIST" / "raw"
+    monkeypatch.setattr(download, "MAX_IDX_BYTES", 20_000)
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(bytes(19_000)))  # under the cap
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: bad IDX magic"):
+        load_dataset(DataConfig(dataset="mnist", root=str(tmp_path)))
+    assert only_gz_left(raw)
+
+
+def test_gz_longer_than_its_header_is_never_unpacked(tmp_path: Path) -> None:
+    write_mnist_layout(tmp_path, gz=True)
+    raw = tmp_path / "MNIST" / "raw"
+    body = idx_header(0x08, (12, 28, 28)) + bytes(12 * 784 + 50_000)
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(body))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: unexpected bytes after"):
+        load_dataset(DataConfig(dataset="mnist", root=str(tmp_path)))
+    assert only_gz_left(raw)
+
+
+def test_unpacked_copies_are_removed_when_the_load_fails(tmp_path: Path) -> None:
+    write_mnist_layout(tmp_path, gz=True)
+    raw = tmp_path / "MNIST" / "raw"
+    write_idx(raw / "train-labels-idx1-ubyte.gz", np.zeros(5, np.uint8))  # valid, wrong count
+    with pytest.raises(DataError, match="12 images but train-labels-idx1-ubyte"):
+        load_dataset(DataConfig(dataset="mnist", root=str(tmp_path)))
+    assert only_gz_left(raw)
+
+
+def test_labels_must_be_integers(tmp_path: Path) -> None:
+    write_mnist_layout(tmp_path)
+    write_idx(tmp_path / "MNIST/raw/train-labels-idx1-ubyte", np.zeros(12, np.float32))
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte: expected integer labels"):
+        load_dataset(DataConfig(dataset="mnist", root=str(tmp_path)))

@@ -130,6 +130,14 @@ def tv_class(spec: DatasetSpec) -> Any:
     return getattr(torchvision.datasets, spec.tv_class)
 
 
+def class_names(spec: DatasetSpec) -> list[str]:
+    """An IDX dataset's class names, as torchvision's class lists them (before label_offset)."""
+    cls = tv_class(spec)
+    if spec.emnist_split:
+        return list(cls.classes_split_dict[spec.emnist_split])
+    return list(cls.classes)
+
+
 def dataset_dir(spec: DatasetSpec, root: Path) -> Path:
     """The folder that holds the dataset's files (what a person fills by hand)."""
     cls = tv_class(spec)

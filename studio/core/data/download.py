@@ -23,9 +23,10 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from studio.core.data.catalog import (
     SPECS,
@@ -40,6 +41,7 @@ from studio.core.data.catalog import (
 )
 from studio.core.data.embedded import MNIST_5K
 from studio.core.data.idx import MAX_BYTES as MAX_IDX_BYTES
+from studio.core.data.idx import copy_idx
 from studio.core.errors import DataError, DownloadCancelled
 from studio.core.fileio import atomic_open
 
@@ -112,15 +114,34 @@ def fetch_url(
     return Path(dest)
 
 
-def unpack_idx_gz(spec: DatasetSpec, folder: Path) -> None:
-    """Unpack ``name.gz`` files of an IDX dataset that lack their uncompressed twin."""
+def unpack_idx_gz(spec: DatasetSpec, folder: Path) -> list[Path]:
+    """Unpack ``name.gz`` files of an IDX dataset that lack their uncompressed twin.
+
+    Returns the files it wrote, so a caller whose load then fails can remove them
+    (``remove_unpacked``). Each is checked like ``read_idx`` checks a file, while it is
+    streamed; when one is refused, the ones written before it are removed too.
+    """
+    created: list[Path] = []
     if not spec.idx_layout:
-        return
-    for split in ("train", "test"):
-        for name in idx_files(spec, split):
-            gz = folder / f"{name}.gz"
-            if not (folder / name).is_file() and gz.is_file():
-                _gunzip(gz, folder / name)
+        return created
+    try:
+        for split in ("train", "test"):
+            for name in idx_files(spec, split):
+                gz = folder / f"{name}.gz"
+                if not (folder / name).is_file() and gz.is_file():
+                    _gunzip(gz, folder / name)
+                    created.append(folder / name)
+    except BaseException:
+        remove_unpacked(created)
+        raise
+    return created
+
+
+def remove_unpacked(paths: list[Path]) -> None:
+    """Delete unpacked copies (their .gz stays): a failed load leaves no large files behind."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 class _Meter:
@@ -339,28 +360,18 @@ def _reason(exc: BaseException, timeout: float) -> str:
 
 
 def _gunzip(gz: Path, dest: Path) -> None:
+    """Stream one .gz into place through a temporary file: a refusal leaves no file."""
     try:
         with gzip.open(gz, "rb") as src, atomic_open(dest, "wb") as dst:
-            _copy_bounded(src, dst, gz)
-    except (OSError, EOFError) as exc:
+            copy_idx(src, dst, gz, MAX_IDX_BYTES)  # type: ignore[arg-type]
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{gz}: cannot unpack ({exc or 'truncated gzip'})") from None
-
-
-def _copy_bounded(src: BinaryIO, dst: BinaryIO, origin: Path) -> None:
-    """Copy a decompressing stream, refusing more than any IDX file holds (gzip bombs)."""
-    copied = 0
-    while chunk := src.read(1024**2):
-        copied += len(chunk)
-        if copied > MAX_IDX_BYTES:
-            raise DataError(
-                f"{origin}: unpacks to more than {MAX_IDX_BYTES:,} bytes, not a dataset file"
-            )
-        dst.write(chunk)
 
 
 def _unzip_gz_members(
     archive: Path, names: set[str], folder: Path, cancel: CancelFn | None
 ) -> None:
+    created: list[Path] = []
     try:
         with zipfile.ZipFile(archive) as zf:
             members = {Path(m).name: m for m in zf.namelist()}
@@ -370,14 +381,19 @@ def _unzip_gz_members(
                 member = members.get(f"{name}.gz")
                 if member is None:
                     raise DataError(f"{archive}: has no {name}.gz")
+                origin = Path(f"{archive}:{member}")
                 with (
                     zf.open(member) as raw,
                     gzip.open(raw, "rb") as src,
                     atomic_open(folder / name) as dst,
                 ):
-                    _copy_bounded(src, dst, archive)
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{archive}: cannot unpack ({exc})") from None
+                    copy_idx(src, dst, origin, MAX_IDX_BYTES)  # type: ignore[arg-type]
+                created.append(folder / name)
+    except BaseException as exc:
+        remove_unpacked(created)
+        if isinstance(exc, OSError | EOFError | zlib.error | zipfile.BadZipFile):
+            raise DataError(f"{archive}: cannot unpack ({exc})") from None
+        raise
 
 
 def _extract_into(archive: Path, dest: Path) -> None:

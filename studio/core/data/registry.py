@@ -1,7 +1,9 @@
 """Turns a DataConfig into ImageData, and lists the datasets the studio knows.
 
 ``DataConfig.dataset`` is a registry name (see ``dataset_names()``) or the path of an
-image folder. An image folder has a single split: "test" gives the same images.
+image folder. An image folder has a single split: "test" gives the same images. A
+relative folder path is read from the current directory; ``absolute_dataset`` pins it
+down before a config is saved, so a run resumed from elsewhere finds the same folder.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from studio.core.data.catalog import (
     resolve_root,
 )
 from studio.core.data.dataset import ImageData
-from studio.core.data.download import CancelFn, ProgressFn, download_dataset, manual_hint
+from studio.core.data.download import (
+    CancelFn,
+    ProgressFn,
+    download_dataset,
+    manual_hint,
+    remove_unpacked,
+    unpack_idx_gz,
+)
 from studio.core.data.embedded import MNIST_5K, load_mnist_5k
 from studio.core.data.folder import load_image_folder
 from studio.core.data.prepare import fit_data
@@ -60,6 +69,14 @@ def load_dataset(
         raise DataError(f"unknown split {split!r}; expected train or test")
     data = _load_source(cfg, split, progress, cancel)
     return fit_data(data, cfg.image_size, cfg.channels)
+
+
+def absolute_dataset(dataset: str) -> str:
+    """``dataset`` with a folder path made absolute; registry names (and unknown names that
+    are not paths, so their error message stays "unknown dataset") are returned unchanged."""
+    if not dataset or get_spec(dataset) is not None or not _looks_like_path(dataset):
+        return dataset
+    return os.path.abspath(os.path.expanduser(dataset))
 
 
 def list_datasets(root: str | os.PathLike[str] = "") -> list[DatasetInfo]:
@@ -104,8 +121,19 @@ def _load_source(
     root = resolve_root(cfg.root)
     _ensure_on_disk(spec, root, cfg.download, progress, cancel)
     if spec.idx_layout:
-        return load_idx_set(spec, root, split)
+        return _load_idx(spec, root, split)
     return load_cifar(spec, root, split)
+
+
+def _load_idx(spec: DatasetSpec, root: Path, split: str) -> ImageData:
+    """Unpack hand-placed .gz files (torchvision's layout wants them plain), then load;
+    when the load fails, the copies unpacked here are removed: no large leftovers."""
+    unpacked = unpack_idx_gz(spec, dataset_dir(spec, root))
+    try:
+        return load_idx_set(spec, root, split)
+    except BaseException:
+        remove_unpacked(unpacked)
+        raise
 
 
 def _ensure_on_disk(
@@ -116,26 +144,36 @@ def _ensure_on_disk(
     cancel: CancelFn | None,
 ) -> None:
     missing = missing_files(spec, root)
-    if missing and not download:
+    if not missing:
+        return
+    if not download:
         folder = dataset_dir(spec, root)
         raise DataError(
             f"{spec.name} is not on disk: {folder} lacks {', '.join(missing)}. "
             f"Set download = true in [data] (or fetch it with `latent-studio datasets`) to download it. "
             f"{manual_hint(spec, root)}"
         )
-    download_dataset(spec.name, root, progress, cancel)  # also unpacks hand-placed .gz files
+    download_dataset(spec.name, root, progress, cancel)
 
 
 def _as_folder(value: str) -> Path:
-    path = Path(value).expanduser()
+    path = Path(absolute_dataset(value))
     if path.is_dir():
         return path
     if path.exists():
         raise DataError(
             f"{path}: is a file; data.dataset must name a dataset or a folder of images"
         )
-    if any(sep in value for sep in ("/", "\\", "~")) or value.startswith("."):
+    if _looks_like_path(value):
         raise DataError(f"{path}: no such folder of images")
     raise DataError(
         f"unknown dataset {value!r}; expected one of {', '.join(SPECS)}, or the path of an image folder"
+    )
+
+
+def _looks_like_path(value: str) -> bool:
+    return (
+        any(sep in value for sep in ("/", "\\", "~"))
+        or value.startswith(".")
+        or Path(value).expanduser().exists()
     )

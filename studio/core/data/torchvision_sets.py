@@ -1,10 +1,16 @@
 """Reading MNIST, Fashion-MNIST, KMNIST, EMNIST and CIFAR-10 from a root folder.
 
-The MNIST family is read by torchvision's own classes, whose ``.data``/``.targets`` are
-whole uint8 tensors (no per-item decoding). CIFAR-10 uses torchvision's layout but not
-its reader: torchvision insists on the published md5 of every batch and unpickles them
-with no restriction, while the house rule is that files on disk are untrusted. Here the
-batches go through an unpickler that only builds plain containers and numpy arrays.
+The on-disk layout, file names and class names come from torchvision's dataset classes
+(see catalog.py); the bytes do not go through torchvision's readers. Its IDX reader reads
+a whole file before checking anything (a 2 GB file costs about 5 GB of memory before the
+image and label counts are compared), so the MNIST family uses idx.py: both headers are
+read and compared first, then each payload is read into one allocation. A split's files
+may be plain or gzip-compressed (``name`` or ``name.gz``).
+
+CIFAR-10 uses torchvision's layout but not its reader either: torchvision insists on the
+published md5 of every batch and unpickles them with no restriction, while the house
+rule is that files on disk are untrusted. Here the batches go through an unpickler that
+only builds plain containers and numpy arrays.
 """
 
 from __future__ import annotations
@@ -16,48 +22,58 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.core.data.catalog import DatasetSpec, cifar_files, dataset_dir, idx_files, tv_class
+from studio.core.data.catalog import (
+    DatasetSpec,
+    cifar_files,
+    class_names,
+    dataset_dir,
+    idx_files,
+    tv_class,
+)
 from studio.core.data.dataset import ImageData
-from studio.core.data.idx import read_idx
+from studio.core.data.idx import read_idx, read_idx_header
 from studio.core.errors import DataError
 
-# What torchvision's IDX reader raises on a bad file (asserts, shape mismatches, ...).
-_TV_READ_ERRORS = (
-    AssertionError,
-    TypeError,
-    ValueError,
-    RuntimeError,
-    OSError,
-    KeyError,
-    IndexError,
-)
 MAX_PICKLE_BYTES = 256 * 1024**2  # a CIFAR-10 batch is about 31 MB
 
 
 def load_idx_set(spec: DatasetSpec, root: Path, split: str) -> ImageData:
-    """An MNIST-like split via torchvision, checked and turned into an ImageData."""
+    """An MNIST-like split: both headers checked against each other, then the payloads read."""
     folder = dataset_dir(spec, root)
-    images_name, labels_name = idx_files(spec, split)
-    kwargs = {"split": spec.emnist_split} if spec.emnist_split else {}
-    try:
-        ds = tv_class(spec)(str(root), train=split == "train", download=False, **kwargs)
-        images, labels, classes = ds.data, ds.targets, list(ds.classes)
-    except _TV_READ_ERRORS as exc:
-        raise _diagnose(folder / images_name, folder / labels_name, exc) from None
-    if images.dtype != torch.uint8 or images.ndim != 3:
-        raise DataError(
-            f"{folder / images_name}: expected uint8 images (N, H, W), got {images.dtype} {tuple(images.shape)}"
-        )
-    if len(images) != len(labels):
-        raise DataError(
-            f"{folder / images_name}: {len(images)} images but {labels_name} has {len(labels)} labels"
-        )
+    images_path, labels_path = (_on_disk(folder / name) for name in idx_files(spec, split))
+    _check_pair(images_path, labels_path)
+    images = torch.from_numpy(read_idx(images_path))
+    labels = torch.from_numpy(read_idx(labels_path).astype(np.int64))
     if spec.emnist_split:
         images = images.transpose(1, 2)  # EMNIST is stored transposed; make letters upright
-    labels = labels.to(torch.int64) - spec.label_offset
-    classes = classes[spec.label_offset :]
-    _check_labels(folder / labels_name, labels, len(classes))
+    labels -= spec.label_offset
+    classes = class_names(spec)[spec.label_offset :]
+    _check_labels(labels_path, labels, len(classes))
     return ImageData(spec.name, images.unsqueeze(1).contiguous(), labels, classes, str(folder))
+
+
+def _on_disk(path: Path) -> Path:
+    """The plain file when it is there, else its hand-placed ``.gz`` (read as it is)."""
+    gz = path.with_name(f"{path.name}.gz")
+    return gz if not path.is_file() and gz.is_file() else path
+
+
+def _check_pair(images_path: Path, labels_path: Path) -> None:
+    """Shapes, types and counts from the headers alone: nothing is allocated yet."""
+    images, labels = read_idx_header(images_path), read_idx_header(labels_path)
+    if images.dtype != np.uint8 or len(images.shape) != 3:
+        raise DataError(
+            f"{images_path}: expected uint8 images (N, H, W), got {images.dtype} {images.shape}"
+        )
+    if labels.dtype.kind not in "iu" or len(labels.shape) != 1:
+        raise DataError(
+            f"{labels_path}: expected integer labels (N,), got {labels.dtype} {labels.shape}"
+        )
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(
+            f"{images_path}: {images.shape[0]:,} images but {labels_path.name} has "
+            f"{labels.shape[0]:,} labels"
+        )
 
 
 def load_cifar(spec: DatasetSpec, root: Path, split: str) -> ImageData:
@@ -169,15 +185,3 @@ def _check_labels(path: Path, labels: torch.Tensor, num_classes: int) -> None:
             f"{path}: labels run from {int(labels.min())} to {int(labels.max())}, "
             f"outside the {num_classes} classes"
         )
-
-
-def _diagnose(images: Path, labels: Path, exc: BaseException) -> DataError:
-    """Turn torchvision's terse failure into a message that names the bad file."""
-    for path in (images, labels):
-        try:
-            read_idx(path)
-        except DataError as problem:
-            return problem
-    return DataError(
-        f"{images.parent}: torchvision cannot read the files ({exc or type(exc).__name__})"
-    )
