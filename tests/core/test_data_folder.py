@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from PIL import Image
 from studio.core.config import DataConfig
 from studio.core.data import load_dataset, load_image_folder
 from studio.core.data.folder import auto_size
+from studio.core.data.registry import absolute_dataset
 from studio.core.errors import DataError
 
 
@@ -110,3 +113,141 @@ def test_folder_through_load_dataset(tmp_path: Path) -> None:
     (tmp_path / "file.png").write_bytes(b"")
     with pytest.raises(DataError, match="is a file"):
         load_dataset(DataConfig(dataset=str(tmp_path / "file.png")))
+
+
+# -- issue 11: nothing lost, nothing frozen -------------------------------------------------
+
+
+def grey_folder(folder: Path, n: int, size: int = 20) -> None:
+    for i in range(n):
+        save(folder / f"img{i:02d}.png", "L", (size, size), 10 * i)
+
+
+@pytest.mark.parametrize("odd", [(1, 1), (4000, 4000)])
+def test_size_is_the_most_common_not_the_first_file(tmp_path: Path, odd: tuple[int, int]) -> None:
+    grey_folder(tmp_path, 5)
+    save(tmp_path / "000-first.png", "L", odd, 200)  # first in sort order
+    data = load_image_folder(tmp_path)
+    assert data.image_shape == (1, 20, 20) and len(data) == 6
+    assert any(line.startswith("size 20×20: the most common") for line in data.notes)
+
+
+def test_configured_size_is_stated(tmp_path: Path) -> None:
+    grey_folder(tmp_path, 2)
+    data = load_image_folder(tmp_path, image_size=12)
+    assert data.image_shape == (1, 12, 12)
+    assert "size 12×12: as configured (data.image_size)" in data.notes
+
+
+def test_one_colour_image_does_not_make_the_folder_rgb(tmp_path: Path) -> None:
+    grey_folder(tmp_path, 19)
+    Image.new("CMYK", (20, 20), (0, 255, 255, 0)).save(tmp_path / "red.jpg", quality=95)
+    data = load_image_folder(tmp_path)
+    assert data.image_shape == (1, 20, 20) and len(data) == 20
+    assert any(line.startswith("grey: 1 of 20 images has colour") for line in data.notes)
+
+
+def test_cmyk_jpeg_converts_to_the_right_colour(tmp_path: Path) -> None:
+    grey_folder(tmp_path, 8)
+    for i in range(2):  # 2 of 10 = 20% colour: RGB
+        Image.new("CMYK", (20, 20), (0, 255, 255, 0)).save(tmp_path / f"red{i}.jpg", quality=95)
+    data = load_image_folder(tmp_path)
+    assert data.image_shape == (3, 20, 20)
+    red = data.images[-1, :, 10, 10].tolist()
+    assert red[0] > 240 and red[1] < 15 and red[2] < 15
+    assert data.images[0, :, 0, 0].tolist() == [0, 0, 0]  # a grey file as three equal channels
+    assert any(line.startswith("RGB: 2 of 10 images have colour") for line in data.notes)
+
+
+def test_links_into_the_folder_or_above_are_not_classes(tmp_path: Path) -> None:
+    root, outside = tmp_path / "set", tmp_path / "elsewhere"
+    for cls in ("cat", "dog"):
+        save(root / cls / "a.png", "L", (8, 8), 1)
+    save(outside / "b.png", "L", (8, 8), 2)
+    (root / "loop").symlink_to(".")
+    (root / "up").symlink_to("..")
+    (root / "dog" / "again").symlink_to("../cat")  # would copy the cats into dog
+    (root / "bird").symlink_to(outside)  # a class kept elsewhere is followed
+    data = load_image_folder(root)
+    assert data.class_names == ["bird", "cat", "dog"] and len(data) == 3
+    assert any("loop" in line and "not followed" in line for line in data.notes)
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    stored = np.zeros((16, 16), np.uint8)
+    stored[:8] = 255  # top half white as stored; orientation 6 shows it on the right
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    data = load_image_folder(tmp_path)
+    shown = data.images[0, 0].float()
+    assert shown[:, 12:].mean() > 200 and shown[:, :4].mean() < 50
+
+
+def test_names_that_are_not_utf8_work(tmp_path: Path) -> None:
+    odd = os.path.join(os.fsencode(tmp_path), b"\xff\xfe")
+    os.mkdir(odd)
+    png = tmp_path / "tmp.png"
+    save(png, "L", (8, 8), 5)
+    (Path(os.fsdecode(odd)) / os.fsdecode(b"\xe9.png")).write_bytes(png.read_bytes())
+    (Path(os.fsdecode(odd)) / os.fsdecode(b"bad\xe9.png")).write_bytes(b"junk")
+    png.unlink()
+    save(tmp_path / "plain" / "a.png", "L", (8, 8), 6)
+    data = load_image_folder(tmp_path)
+    assert data.class_names is not None and sorted(data.class_names) == ["\\xff\\xfe", "plain"]
+    text = json.dumps(
+        {"classes": data.class_names, "notes": data.notes, "skipped": data.skipped},
+        ensure_ascii=False,
+    )
+    text.encode("utf-8")  # what a checkpoint, a run dir or a terminal does with them
+    assert "\\xff\\xfe/bad\\xe9.png" in "".join(data.skipped)
+
+
+def test_summary_reports_skipped_files_and_dropped_classes(tmp_path: Path) -> None:
+    save(tmp_path / "cat" / "a.png", "L", (8, 8), 1)
+    save(tmp_path / "cat" / "b.png", "L", (8, 8), 2)
+    (tmp_path / "cat" / "c.png").write_bytes(b"not a png")
+    save(tmp_path / "dog" / "a.png", "L", (8, 8), 3)
+    (tmp_path / "ghost" / "x.png").parent.mkdir()
+    (tmp_path / "ghost" / "x.png").write_bytes(b"junk")
+    (tmp_path / "ghost" / "y.jpg").write_bytes(b"junk")
+    data = load_image_folder(tmp_path)
+    assert data.class_names == ["cat", "dog"]
+    assert data.notes[0] == "3 images in 2 classes, 3 skipped"
+    assert any(line.startswith("skipped cat/c.png: ") for line in data.notes)
+    assert "class 'ghost' dropped: none of its 2 files could be read" in data.notes
+
+
+def test_notes_survive_preparation(tmp_path: Path) -> None:
+    grey_folder(tmp_path / "imgs", 3)
+    cfg = DataConfig(dataset=str(tmp_path / "imgs"), image_size=8, channels=3)
+    data = load_dataset(cfg)
+    assert data.image_shape == (3, 8, 8) and data.notes[0] == "3 images, unlabelled, 0 skipped"
+    assert data.to("cpu").notes == data.notes
+
+
+def test_relative_folder_is_read_as_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grey_folder(tmp_path / "imgs", 2)
+    monkeypatch.chdir(tmp_path)
+    assert absolute_dataset("imgs") == str(tmp_path / "imgs")
+    assert absolute_dataset("./imgs/") == str(tmp_path / "imgs")
+    assert absolute_dataset("mnist") == "mnist" and absolute_dataset("svhn") == "svhn"
+    assert load_image_folder("imgs").source == str(tmp_path / "imgs")
+    data = load_dataset(DataConfig(dataset="imgs"))
+    monkeypatch.chdir("/")
+    assert data.source == str(tmp_path / "imgs") and len(data) == 2
+
+
+def test_dataset_tab_shows_the_folder_decision(tmp_path: Path) -> None:
+    pytest.importorskip("PySide6")
+    from studio.ui.tabs.dataset import build_preview, preview_text
+
+    grey_folder(tmp_path / "a", 3)
+    (tmp_path / "a" / "bad.png").write_bytes(b"<junk>")
+    preview = build_preview(DataConfig(dataset=str(tmp_path / "a")))
+    assert preview.notes[0] == "3 images, unlabelled, 1 skipped"
+    text = preview_text(preview)
+    assert "size 20×20: the most common size" in text and "grey: no image has colour" in text
+    assert "skipped bad.png: not a readable PNG or JPEG image" in text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -17,6 +17,8 @@ class ImageData:
     class_names: list[str] | None = None
     source: str = ""  # where it was read from, for messages and the GUI
     skipped: list[str] = field(default_factory=list)  # unreadable files that were left out
+    # Plain lines for the person: what was found, skipped or decided (image folders fill it).
+    notes: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int | None:
@@ -32,6 +34,4 @@ class ImageData:
 
     def to(self, device: torch.device | str) -> ImageData:
         labels = None if self.labels is None else self.labels.to(device)
-        return ImageData(
-            self.name, self.images.to(device), labels, self.class_names, self.source, self.skipped
-        )
+        return replace(self, images=self.images.to(device), labels=labels)

@@ -5,6 +5,8 @@ Doing it here, on the whole uint8 tensor, keeps the training loop to index looku
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 
@@ -24,7 +26,7 @@ def fit_data(data: ImageData, image_size: int = 0, channels: int = 0) -> ImageDa
     images = resize_images(images, image_size)
     if images is data.images:
         return data
-    return ImageData(data.name, images, data.labels, data.class_names, data.source, data.skipped)
+    return replace(data, images=images)  # keeps the labels, skipped files and notes
 
 
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:

@@ -7,6 +7,7 @@ Loading and downloading run on the window's TaskRunner threads; what comes back 
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ class DatasetPreview:
     batch: np.ndarray  # uint8 (n, C, H, W) for the augmentation preview
     source: str
     skipped: int
+    notes: tuple[str, ...] = ()  # an image folder's summary and its size/colour decision
 
 
 def nchw_to_rgb(images: np.ndarray) -> np.ndarray:
@@ -100,7 +102,21 @@ def build_preview(cfg: DataConfig, seed: int = 0) -> DatasetPreview:
     batch = images[rng.choice(len(images), size=min(AUGMENT_SAMPLES, len(images)), replace=False)]
     return DatasetPreview(
         data.name, len(data), data.image_shape, names, counts, grid, row_labels, np.ascontiguousarray(batch),
-        data.source, len(data.skipped),
+        data.source, len(data.skipped), tuple(data.notes),
+    )
+
+
+def preview_text(preview: DatasetPreview) -> str:
+    """The rich text above the grid: counts, shape, and what the loader found and decided."""
+    c, h, w = preview.shape
+    colour = "grey" if c == 1 else "RGB"
+    classes = f"{len(preview.class_names)} classes" if preview.class_names else "unlabelled"
+    skipped = f" · {preview.skipped} unreadable files skipped" if preview.skipped else ""
+    notes = "".join(f"<br>{html.escape(line)}" for line in preview.notes)
+    return (
+        f"<b>{html.escape(preview.name)}</b> · {preview.count:,} training images · {h}×{w} pixels · "
+        f"{c} channel{'s' if c > 1 else ''} ({colour}) · {classes}{skipped}<br>"
+        f"<small>{html.escape(preview.source)}{notes}</small>"
     )
 
 
@@ -412,15 +428,7 @@ class DatasetTab(QWidget):
         if seq != self._preview_seq:
             return  # a newer selection is loading
         self.preview = preview
-        c, h, w = preview.shape
-        colour = "grey" if c == 1 else "RGB"
-        classes = f"{len(preview.class_names)} classes" if preview.class_names else "unlabelled"
-        skipped = f" · {preview.skipped} unreadable files skipped" if preview.skipped else ""
-        self.info.setText(
-            f"<b>{preview.name}</b> · {preview.count:,} training images · {h}×{w} pixels · "
-            f"{c} channel{'s' if c > 1 else ''} ({colour}) · {classes}{skipped}<br>"
-            f"<small>{preview.source}</small>"
-        )
+        self.info.setText(preview_text(preview))
         self.grid_view.set_image(preview.grid)
         self.grid_view.set_row_labels(list(preview.row_labels))
         if len(preview.counts):
