@@ -253,6 +253,8 @@ def sparse_idx(path: Path, shape: tuple[int, ...], payload: int) -> None:
 
 
 def peak_while(fn) -> int:
+    import torchvision.datasets  # noqa: F401  imported first: its allocations are not the loader's
+
     tracemalloc.start()
     try:
         fn()
