@@ -251,3 +251,10 @@ def test_dataset_tab_shows_the_folder_decision(tmp_path: Path) -> None:
     text = preview_text(preview)
     assert "size 20×20: the most common size" in text and "grey: no image has colour" in text
     assert "skipped bad.png: not a readable PNG or JPEG image" in text
+
+
+def test_16_bit_grey_png_scales_to_8_bits(tmp_path: Path) -> None:
+    for i, value in enumerate((65535, 32896, 0)):
+        Image.fromarray(np.full((12, 16), value, np.uint16)).save(tmp_path / f"{i}.png")
+    data = load_image_folder(tmp_path)
+    assert data.image_shape == (1, 12, 12) and data.images[:, 0, 5, 5].tolist() == [255, 128, 0]
