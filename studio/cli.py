@@ -12,6 +12,20 @@ import sys
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
+# Sampling options a model may declare (GenerativeModel.sample_options); refused by models without.
+SAMPLE_OPTIONS = {"steps": int, "eta": float, "guidance": float, "temperature": float}
+
+
+def _preset_list() -> str:
+    from studio.core.presets import DEFAULT_PRESET, PRESETS
+
+    return ", ".join(f"{name} (default)" if name == DEFAULT_PRESET else name for name in PRESETS)
+
+
+def _add_live_metrics(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--live-metrics", action="store_true",
+                        help="score the model with the dataset's evaluator every sample_every steps, "
+                             "as the studio window does (at most 10%% of the training time)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,18 +53,23 @@ def _parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model into a new run directory")
     train.add_argument("--config", type=Path, help="a config TOML (as the GUI saves it)")
-    train.add_argument("--model", help="a preset: cgan (default), gan, gan-mlp, cgan-mlp, wgan-gp, vae, vae-2d, cvae, vae-conv")
+    train.add_argument("--model", metavar="PRESET", help=f"a preset: {_preset_list()}")
     train.add_argument("--dataset", help="a dataset name (see `latent-studio datasets`) or an image folder")
     train.add_argument("--download", action="store_true", help="download the dataset if it is not on disk")
     train.add_argument("--steps", type=int)
     train.add_argument("--out", type=Path, help="the run directory (default runs/<model>-<time>)")
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="auto, cpu, cuda or mps")
+    train.add_argument("--init-from", metavar="RUN_OR_CHECKPOINT",
+                       help="start from the matching weights of another run (fine-tuning; the step starts at 0)")
+    train.add_argument("--freeze", metavar="PREFIX[,PREFIX]", help="parameter name prefixes that stay fixed")
+    _add_live_metrics(train)
     train.set_defaults(func=cmd_train)
 
     resume = sub.add_parser("resume", help="continue a run from its last checkpoint")
     resume.add_argument("run", type=Path)
     resume.add_argument("--steps", type=int, help="a new total step count (default: the run's own)")
+    _add_live_metrics(resume)
     resume.set_defaults(func=cmd_resume)
 
     sample = sub.add_parser("sample", help="draw samples from a run or checkpoint into .npz or .png")
@@ -60,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--label", type=int, help="one class for every sample (conditional models)")
     group.add_argument("--labels", choices=["all"], help="cycle through every class (the default)")
     sample.add_argument("--seed", type=int, default=0)
+    for name, kind in SAMPLE_OPTIONS.items():
+        sample.add_argument(f"--{name}", type=kind, help=f"sampling option {name} (only for models that have it)")
     sample.add_argument("--out", type=Path, required=True, help="FILE.npz (uint8 images + labels) or FILE.png (a grid)")
     sample.set_defaults(func=cmd_sample)
 
@@ -91,17 +112,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         data["dataset"] = args.dataset
     if args.download:
         data["download"] = True
-    for key in ("steps", "seed", "device"):
+    for key in ("steps", "seed", "device", "init_from", "freeze"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
     config = config.with_overrides(data=data, train=train)
-    return _run_trainer(Trainer(config, args.out))
+    return _run_trainer(Trainer(config, args.out, callbacks=_extra_callbacks(args)))
+
+
+def _extra_callbacks(args: argparse.Namespace) -> list:
+    if not args.live_metrics:
+        return []
+    from studio.core.train.live_metrics import LiveMetrics
+
+    return [LiveMetrics()]
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from studio.core.train.trainer import Trainer
 
-    trainer = Trainer.from_run(args.run)
+    trainer = Trainer.from_run(args.run, callbacks=_extra_callbacks(args))
     if args.steps is not None:
         trainer.config = trainer.config.with_overrides(train={"steps": args.steps})
         trainer.prepare()
@@ -115,7 +144,9 @@ def _run_trainer(trainer) -> int:
     from tqdm import tqdm
 
     from studio.core.train import events as ev
+    from studio.core.train.trainer import apply_threads
 
+    apply_threads(trainer.config.train.threads)
     print("Loading data and building the model...")
     trainer.prepare()  # raises the user's errors before the progress bar starts
     interrupted = _stop_on_ctrl_c(trainer)
@@ -124,6 +155,13 @@ def _run_trainer(trainer) -> int:
         for event in trainer.steps():
             if isinstance(event, ev.Started):
                 bar.write(f"Run directory: {event.run_dir}  (device {event.device})")
+                for note in event.notes:
+                    bar.write(note)
+            elif isinstance(event, ev.MonitorStatus):
+                if event.state in ("failed", "off", "cancelled") or (event.state == "preparing" and event.fraction is None):
+                    bar.write(event.message)
+                elif event.state == "ready":
+                    bar.write(f"Live metrics every {event.every} steps on {event.n} samples")
             elif isinstance(event, ev.Step):
                 bar.update(event.step - bar.n)
                 losses = " ".join(f"{k}={v:.3f}" for k, v in event.losses.items())
@@ -164,6 +202,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from studio.core.errors import StudioError
     from studio.core.fileio import atomic_open, atomic_write_bytes
+    from studio.core.models import seeded
     from studio.core.train.checkpoint import load_checkpoint
     from studio.core.train.grid import make_grid, png_bytes
 
@@ -180,8 +219,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise StudioError(f"--label must be between 0 and {model.num_classes - 1}, got {args.label}")
         labels = torch.full((args.n,), args.label) if args.label is not None else torch.arange(args.n) % model.num_classes
     elif args.label is not None:
-        raise StudioError(f"{loaded.path}: the {model.family} model is unconditional; --label needs cgan or cvae")
-    images = model.sample(args.n, labels=labels, seed=args.seed)
+        raise StudioError(f"{loaded.path}: the {model.family} model is unconditional; --label needs a conditional model")
+    options = _sample_options(args, model, loaded.path)
+    images = model.sample(args.n, labels, seeded(args.seed), **options)
     if suffix == ".png":
         atomic_write_bytes(args.out, png_bytes(make_grid(images, nrow=int(np.ceil(np.sqrt(args.n))))))
     else:
@@ -194,6 +234,22 @@ def cmd_sample(args: argparse.Namespace) -> int:
             np.savez(handle, **payload)
     print(f"Wrote {args.n} samples from step {loaded.step} to {args.out}")
     return 0
+
+
+def _sample_options(args: argparse.Namespace, model, path) -> dict:
+    """The --steps/--eta/--guidance/--temperature given, checked against the model's own."""
+    from studio.core.errors import StudioError
+
+    given = {k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k) is not None}
+    have = model.sample_options
+    for name in given:
+        if name not in have:
+            offered = ", ".join(f"--{k}" for k in have) or "none"
+            raise StudioError(f"{path}: the {model.family} model has no --{name} option (its options: {offered})")
+    try:
+        return model.check_options(given)
+    except ValueError as exc:
+        raise StudioError(f"{path}: {exc}") from None
 
 
 # -- eval ----------------------------------------------------------------------------------

@@ -65,27 +65,27 @@ def validate_section(section: Any, prefix: str) -> None:
         value = getattr(section, name)
         full = f"{prefix}.{name}"
         if meta.choices is not None:
-            check_choice(full, value, meta.choices, meta.label)
+            check_choice(full, value, meta.choices)
         elif meta.lo is not None or meta.hi is not None:
-            check_range(full, value, meta.lo, meta.hi, meta.label)
+            check_range(full, value, meta.lo, meta.hi)
 
 
-def check_choice(name: str, value: Any, allowed: tuple, label: str = "") -> None:
+# Messages name the field by its config key, as the TOML and the CLI spell it; the
+# window maps the key to the label its form shows (FieldSpec.label).
+def check_choice(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
-        shown = f"{label} ({name})" if label else name
-        raise ConfigError(f"{shown} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
 
 
-def check_range(name: str, value: float, lo: float | None, hi: float | None, label: str = "") -> None:
+def check_range(name: str, value: float, lo: float | None, hi: float | None) -> None:
     lo_ok = lo is None or value >= lo
     hi_ok = hi is None or value <= hi
     if lo_ok and hi_ok:
         return
-    shown = f"{label} ({name})" if label else name
     if lo is not None and hi is not None:
-        raise ConfigError(f"{shown} must be between {lo:g} and {hi:g}, got {value!r}")
+        raise ConfigError(f"{name} must be between {lo:g} and {hi:g}, got {value!r}")
     bound = f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
-    raise ConfigError(f"{shown} must be {bound}, got {value!r}")
+    raise ConfigError(f"{name} must be {bound}, got {value!r}")
 
 
 def build_section(cls: type, values: Any, section: str, **extra: Any) -> Any:

@@ -205,7 +205,8 @@ class MainWindow(QMainWindow):
             return False
         from studio.core.train.trainer import Trainer
 
-        return self._run(Trainer(cfg, runs_root=self.runs_root), cfg, "Starting: loading data and building the model…")
+        trainer = Trainer(cfg, runs_root=self.runs_root, callbacks=self._run_callbacks())
+        return self._run(trainer, cfg, "Starting: loading data and building the model…")
 
     def continue_run(self, run_dir: str | Path | None = None) -> bool:
         """Train an existing run further from its last checkpoint (File → Continue)."""
@@ -216,7 +217,7 @@ class MainWindow(QMainWindow):
         from studio.core.train.trainer import Trainer
 
         try:
-            trainer = Trainer.from_run(target, runs_root=self.runs_root)
+            trainer = Trainer.from_run(target, runs_root=self.runs_root, callbacks=self._run_callbacks())
         except USER_ERRORS as exc:
             self.report_error(str(exc))
             return False
@@ -230,10 +231,14 @@ class MainWindow(QMainWindow):
             self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, title)
             self._metrics_reference(cfg)
         self._explore_follows_run = True
-        self.training.live_metrics = self.train_tab.metrics_panel.live.isChecked()
         self.training.start(trainer)
         self.tabs.setCurrentWidget(self.train_tab)
         return True
+
+    def _run_callbacks(self) -> list[Any]:
+        """The callbacks a run started here gets besides the defaults: the live metrics."""
+        self.training.live_metrics = self.train_tab.metrics_panel.live.isChecked()
+        return self.training.run_callbacks()
 
     def _class_names(self, data: DataConfig) -> list[str]:
         preview = self.dataset_tab.preview

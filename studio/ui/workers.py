@@ -8,11 +8,9 @@ Control of a running trainer (pause, resume, stop, save now) does not go through
 worker's event loop (it is busy iterating ``Trainer.steps()``): the Trainer's methods
 are thread-safe flags, so the main thread calls them directly.
 
-Live metrics: before the loop starts, the training worker prepares the dataset's
-``LiveMonitor`` (loading, or training once, the evaluator: its progress is reported and
-Stop cancels it) and attaches it to the trainer behind a ``BudgetedMonitor``, which
-skips a check whenever it would take the monitor's share of the training time over the
-budget (10%). A monitor that cannot be prepared is reported and the run trains without.
+Live metrics are the core's ``LiveMetrics`` callback (studio.core.train.live_metrics),
+given to the Trainer by the window when the box is ticked; the worker only forwards its
+MonitorStatus and Metrics events.
 """
 
 from __future__ import annotations
@@ -21,16 +19,18 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from studio.core.live_keys import LIVE_N as MONITOR_N
+from studio.core.live_keys import MONITOR_BUDGET
+from studio.core.train.events import MonitorStatus
+
 LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
 STEP_FLUSH_S = 0.05  # Step events are batched: at most ~20 signals a second
-MONITOR_BUDGET = 0.10  # the live metrics may take at most this share of the training time
-MONITOR_N = 500  # samples per live check (studio.core.metrics.monitor.LIVE_N)
 _torch_threads = 0  # torch's default intra-op thread count, read before the renderer lowers it
 
 
@@ -95,112 +95,10 @@ def chunk_steps(events: list[Any]) -> StepChunk:
     return StepChunk(steps, losses, float(events[-1].images_per_sec), int(events[-1].step))
 
 
-@dataclass(frozen=True)
-class MonitorStatus:
-    """Where the live metrics stand; the worker emits one at each change and after each check.
-
-    ``state``: "preparing" (the evaluator loads or trains: ``fraction``, ``message``),
-    "ready" (attached: ``every``, ``floor``, ``class_names``, ``data_share``), "running"
-    (after a check: the cost figures), "off" (none for this run: ``message`` says why),
-    "failed" (could not be prepared; the run trains without) or "cancelled" (Stop during
-    the preparation: nothing was trained).
-    """
-
-    state: str
-    message: str = ""
-    fraction: float | None = None
-    every: int = 0
-    n: int = 0
-    floor: dict[str, float] = field(default_factory=dict)
-    class_names: tuple[str, ...] = ()
-    data_share: np.ndarray | None = None  # float64 (K,) class shares of the training split
-    seconds: float = 0.0  # spent in monitor calls
-    wall: float = 0.0  # training wall time, pauses excluded, monitor calls included
-    calls: int = 0
-    skipped: int = 0  # checks skipped to stay within the budget
-    budget: float | None = MONITOR_BUDGET
-
-    @property
-    def cost(self) -> float:
-        """The monitor's share of the training time."""
-        return self.seconds / self.wall if self.wall > 0 else 0.0
-
-
-class BudgetedMonitor:
-    """Wraps a LiveMonitor: measures its share of the training time and keeps it in budget.
-
-    The Trainer calls it every ``monitor_every`` steps. A call is skipped (None: the
-    Trainer logs nothing) when the time already spent plus the last call's time would
-    exceed ``budget`` of the training wall time so far; the first call always runs.
-    ``budget=None`` never skips. No Qt here: plain clocks.
-    """
-
-    def __init__(self, monitor: Any, budget: float | None = MONITOR_BUDGET, clock: Callable[[], float] = time.perf_counter):
-        self.monitor = monitor
-        self.budget = budget
-        self.skipped = 0
-        self._clock = clock
-        self._started: float | None = None
-        self._paused_at: float | None = None
-        self._paused_total = 0.0
-
-    # The clock runs from the trainer's Started event; pauses do not count.
-    def start(self) -> None:
-        self._started = self._clock()
-        self._paused_at, self._paused_total = None, 0.0
-
-    def pause(self) -> None:
-        if self._paused_at is None:
-            self._paused_at = self._clock()
-
-    def resume(self) -> None:
-        if self._paused_at is not None:
-            self._paused_total += self._clock() - self._paused_at
-            self._paused_at = None
-
-    @property
-    def seconds(self) -> float:
-        return float(self.monitor.seconds)
-
-    @property
-    def calls(self) -> int:
-        return int(self.monitor.calls)
-
-    def wall(self) -> float:
-        if self._started is None:
-            return 0.0
-        now = self._paused_at if self._paused_at is not None else self._clock()
-        return max(0.0, now - self._started - self._paused_total)
-
-    def __call__(self, model: Any, step: int) -> Any:
-        if self._started is None:
-            self.start()
-        if self.budget is not None and self.calls:
-            expected = float(self.monitor.last_seconds)
-            if self.seconds + expected > self.budget * (self.wall() + expected):
-                self.skipped += 1
-                return None
-        return self.monitor(model, step)
-
-    def status(self, every: int) -> MonitorStatus:
-        return MonitorStatus("running", every=every, n=int(getattr(self.monitor, "n", 0)), seconds=self.seconds,
-                             wall=self.wall(), calls=self.calls, skipped=self.skipped, budget=self.budget)
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What the training worker runs: a constructed Trainer and how to monitor it."""
-
-    trainer: Any
-    live_metrics: bool = True
-    monitor_n: int = MONITOR_N
-    budget: float | None = MONITOR_BUDGET
-
-
 class TrainWorker(QObject):
     """Iterates ``trainer.steps()`` on the training thread and re-emits every event.
 
-    With live metrics on, it first prepares the monitor (``monitor`` signal: MonitorStatus).
+    The live metrics' progress and cost arrive as MonitorStatus events (``monitor`` signal).
     """
 
     started = Signal(object)  # events.Started
@@ -217,64 +115,15 @@ class TrainWorker(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.cancel = threading.Event()  # Stop while the monitor is being prepared
-
-    def _prepare_monitor(self, request: RunRequest) -> BudgetedMonitor | None:
-        """The run's monitor, or None (and a MonitorStatus saying why). Never raises."""
-        from studio.core.metrics import EvaluatorCancelled, prepare_monitor
-
-        trainer = request.trainer
-        if not request.live_metrics:
-            self.monitor.emit(MonitorStatus("off", "Live metrics are off (tick the box to compute them next run)."))
-            return None
-        self.monitor.emit(MonitorStatus("preparing", "Preparing the evaluator…"))
-        try:
-            cfg = trainer.config
-            if getattr(trainer, "data", None) is None:
-                from studio.core.data import load_dataset
-
-                trainer.data = load_dataset(cfg.data, "train")  # the Trainer reuses it
-
-            def progress(fraction: float, message: str) -> None:
-                self.monitor.emit(MonitorStatus("preparing", message, float(fraction)))
-
-            live = prepare_monitor(cfg, trainer.data, n=request.monitor_n, progress=progress,
-                                   should_stop=self.cancel.is_set)
-        except EvaluatorCancelled:
-            if self.cancel.is_set():
-                return None
-            self.monitor.emit(MonitorStatus("failed", "Live metrics are off: the evaluator's training was stopped."))
-            return None
-        except BaseException as exc:  # noqa: BLE001 - a monitor failure must not stop the run
-            if self.cancel.is_set():
-                return None
-            self.monitor.emit(MonitorStatus("failed", f"Live metrics are off for this run: {_message(exc)}"))
-            return None
-        if live is None:
-            name = getattr(trainer.data, "name", cfg.data.dataset)
-            self.monitor.emit(MonitorStatus(
-                "off", f"No live metrics: {name} has no class labels, and the metrics are computed by a "
-                       "classifier of the dataset's classes (the evaluator)."))
-            return None
-        every = int(getattr(trainer, "monitor_every", 0) or cfg.train.sample_every)
-        share = live.reference.data_hist.detach().cpu().numpy().astype(np.float64)
-        self.monitor.emit(MonitorStatus("ready", every=every, n=live.n, floor=dict(live.floor),
-                                        class_names=tuple(live.class_names), data_share=share, budget=request.budget))
-        return BudgetedMonitor(live, request.budget)
+        self.cancel = threading.Event()  # Stop requested (the trainer's own stop does the work)
 
     @Slot(object)
-    def run(self, request: Any) -> None:
+    def run(self, trainer: Any) -> None:
         from studio.core.train import events as ev
-
-        if not isinstance(request, RunRequest):
-            request = RunRequest(request, live_metrics=False)  # a bare trainer: no monitor
-        trainer = request.trainer
-        budgeted: BudgetedMonitor | None = None
-        every = 0
 
         routes = {
             ev.Started: self.started, ev.Samples: self.samples, ev.Metrics: self.metrics,
-            ev.Checkpoint: self.checkpoint, ev.Finished: self.finished,
+            ev.MonitorStatus: self.monitor, ev.Checkpoint: self.checkpoint, ev.Finished: self.finished,
         }
         pending: list[Any] = []
         last_flush = time.perf_counter()
@@ -288,14 +137,8 @@ class TrainWorker(QObject):
 
         try:
             _use_torch_threads(trainer.config.train.threads)  # 0: torch's default
-            if getattr(trainer, "monitor", None) is None:  # (a trainer may come with its own)
-                budgeted = self._prepare_monitor(request)
-                if request.live_metrics and self.cancel.is_set():
-                    self.monitor.emit(MonitorStatus("cancelled", "Stopped while preparing the evaluator: nothing was trained."))
-                    return
-                if budgeted is not None:
-                    trainer.monitor = budgeted
-                    every = trainer.monitor_every = int(trainer.monitor_every or trainer.config.train.sample_every)
+            if trainer.callback("live_metrics") is None:
+                self.monitor.emit(MonitorStatus("off", "Live metrics are off (tick the box to compute them next run)."))
             for event in trainer.steps():
                 if isinstance(event, ev.Step):
                     pending.append(event)
@@ -304,21 +147,13 @@ class TrainWorker(QObject):
                     continue
                 flush()
                 if isinstance(event, ev.Paused):
-                    if budgeted is not None:
-                        budgeted.pause()
                     self.paused.emit(event.step)
                 elif isinstance(event, ev.Resumed):
-                    if budgeted is not None:
-                        budgeted.resume()
                     self.resumed.emit(event.step)
                 elif isinstance(event, ev.Failed):
                     self.failed.emit(event.message)
                 elif type(event) in routes:
-                    if isinstance(event, ev.Started) and budgeted is not None:
-                        budgeted.start()
                     routes[type(event)].emit(event)
-                    if isinstance(event, ev.Metrics) and budgeted is not None:
-                        self.monitor.emit(budgeted.status(every))
         except BaseException as exc:  # noqa: BLE001 - a worker must never die silently
             flush()
             self.failed.emit(_message(exc))
@@ -378,7 +213,15 @@ class TrainController(QObject):
         self._busy = True
         self._worker.cancel.clear()
         self._set_state("running")
-        self._runRequested.emit(RunRequest(trainer, self.live_metrics, self.monitor_n, self.monitor_budget))
+        self._runRequested.emit(trainer)
+
+    def run_callbacks(self) -> list[Any]:
+        """Callbacks for the next run: the live metrics when they are on."""
+        if not self.live_metrics:
+            return []
+        from studio.core.train.live_metrics import LiveMetrics
+
+        return [LiveMetrics(n=self.monitor_n, budget=self.monitor_budget)]
 
     def _start_thread(self) -> None:
         worker = TrainWorker()

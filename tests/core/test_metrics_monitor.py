@@ -10,6 +10,7 @@ from studio.core.data.dataset import ImageData
 from studio.core.metrics.monitor import LIVE_KEYS, LiveMonitor, collapse_warning, prepare_monitor
 from studio.core.train import events as ev
 from studio.core.train.checkpoint import load_checkpoint
+from studio.core.train.live_metrics import LiveMetrics
 from studio.core.train.rundir import RunDir
 from studio.core.train.trainer import Trainer
 
@@ -30,7 +31,8 @@ def test_monitor_reports_live_metrics_during_training(tmp_path, tiny_config, cac
     monitor = prepare_monitor(config, cache_root=cache_root, n=100)
     assert isinstance(monitor, LiveMonitor) and set(monitor.floor) <= set(LIVE_KEYS)
     assert monitor.floor["coverage"] == 10 and monitor.floor["cond_acc"] > 0
-    events = list(Trainer(config, tmp_path / "run", monitor=monitor, monitor_every=2).steps())
+    live = LiveMetrics(every=2, budget=None, prepare=lambda *_a, **_k: monitor)
+    events = list(Trainer(config, tmp_path / "run", callbacks=[live]).steps())
     metrics = [e for e in events if isinstance(e, ev.Metrics)]
     assert [m.step for m in metrics] == [2, 4] and monitor.calls == 2 and monitor.seconds > 0
     m = metrics[-1]
@@ -44,8 +46,9 @@ def test_monitor_reports_live_metrics_during_training(tmp_path, tiny_config, cac
 def test_monitoring_does_not_change_the_training(tmp_path, tiny_config, cache_root):
     config = tiny(tiny_config, "wgan-gp")  # batch-norm generator, no EMA: the monitor samples the live model
     monitor = prepare_monitor(config, cache_root=cache_root, n=50)
-    for path, mon in ((tmp_path / "plain", None), (tmp_path / "watched", monitor)):
-        list(Trainer(config, path, monitor=mon, monitor_every=1).steps())
+    live = LiveMetrics(every=1, budget=None, prepare=lambda *_a, **_k: monitor)
+    for path, callbacks in ((tmp_path / "plain", []), (tmp_path / "watched", [live])):
+        list(Trainer(config, path, callbacks=callbacks).steps())
     plain, watched = load_checkpoint(tmp_path / "plain").tensors, load_checkpoint(tmp_path / "watched").tensors
     assert plain.keys() == watched.keys()
     for key in plain:

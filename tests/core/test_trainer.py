@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from studio.core.train import events as ev
+from studio.core.train.callbacks import Callback
 from studio.core.train.checkpoint import load_checkpoint
 from studio.core.train.rundir import RunDir
 from studio.core.train.trainer import Trainer
@@ -70,12 +71,15 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_config, name):
 
 
 def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path, tiny_config):
-    def poison(model, step):  # a real model update gone wrong: a weight becomes NaN
-        with torch.no_grad():
-            next(model.parameters()).fill_(float("nan"))
+    class Poison(Callback):  # a real model update gone wrong: a weight becomes NaN
+        def on_step(self, trainer, info):
+            if info.step == 5:
+                with torch.no_grad():
+                    next(trainer.model.parameters()).fill_(float("nan"))
+            return ()
 
     config = tiny_config("vae", steps=10, log_every=2, checkpoint_every=4)
-    trainer = Trainer(config, tmp_path / "run", monitor=poison, monitor_every=5)
+    trainer = Trainer(config, tmp_path / "run", callbacks=[Poison()])
     events = run_all(trainer)
     failed = events[-1]
     assert isinstance(failed, ev.Failed)

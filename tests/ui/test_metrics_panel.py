@@ -16,8 +16,9 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from ui_helpers import tiny
 
+from studio.core.train.events import MonitorStatus
+from studio.core.train.live_metrics import BudgetedMonitor
 from studio.core.train.rundir import RunDir
-from studio.ui.workers import BudgetedMonitor, MonitorStatus
 
 
 def wait_idle(qtbot, window, timeout=60_000):
@@ -84,8 +85,8 @@ class Replay:
         self.images = images
         self.image_shape = tuple(images.shape[1:])
 
-    def sample(self, n, labels=None, seed=0):
-        idx = torch.randint(len(self.images), (n,), generator=torch.Generator().manual_seed(seed))
+    def sample(self, n, labels=None, generator=None, **_options):
+        idx = torch.randint(len(self.images), (n,), generator=generator)
         return self.images[idx].float() / 255
 
 

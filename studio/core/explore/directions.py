@@ -41,7 +41,7 @@ class _Stop(Exception):
 
 def hidden_layer(model: GenerativeModel) -> tuple[str, nn.Module]:
     """The first nonlinearity after the first Linear of the model's sampler."""
-    root = model.sampling_module() if hasattr(model, "sampling_module") else model
+    root = model.sampling_module()
     first_linear: tuple[str, nn.Module] | None = None
     for name, module in root.named_modules():
         if isinstance(module, nn.Linear) and first_linear is None:
@@ -82,7 +82,7 @@ def latent_directions(
         model.train(was_training)
     acts = captured[0]
     acts = acts - _group_means(acts, labels)
-    k = max(1, min(k, acts.shape[1], n_samples - 1, model.latent_dim))
+    k = max(1, min(k, acts.shape[1], n_samples - 1, model.capabilities().latent_size))
     with torch.random.fork_rng(devices=[]):  # pca_lowrank draws from the global RNG
         torch.manual_seed(seed)
         _, s, v = torch.pca_lowrank(acts, q=min(k + 8, *acts.shape), center=False, niter=4)
@@ -102,3 +102,16 @@ def _group_means(acts: torch.Tensor, labels: torch.Tensor | None) -> torch.Tenso
         rows = labels == c
         means[rows] = acts[rows].mean(0, keepdim=True)
     return means
+
+
+def random_directions(dim: int, k: int, seed: int = 0) -> Directions:
+    """k fixed random orthonormal directions in a latent of ``dim`` dimensions.
+
+    For an image-shaped latent (a diffusion model's starting noise under deterministic
+    DDIM) there are no learned axes: moving along a few fixed random directions still
+    moves the image smoothly, and the same seed gives the same sliders every time.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(dim, k, generator=gen, dtype=torch.float64))
+    vectors = q.T.float().numpy()  # unit rows, like GANSpace's: a slider moves z by that many sigmas
+    return Directions(vectors, np.full(k, 1.0 / k, dtype=np.float32), "random")

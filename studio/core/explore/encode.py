@@ -53,7 +53,7 @@ def encode_image(
     model: GenerativeModel, image01: np.ndarray, label: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(C, H, W) image in [0, 1] -> (its reconstruction uint8 (H, W, 3), latent mean (d,))."""
-    if not hasattr(model, "reconstruct"):
+    if not model.can_encode:
         raise ValueError(f"a {model.family} model has no encoder")
     x = torch.from_numpy(np.ascontiguousarray(image01, dtype=np.float32))[None]
     labels = torch.tensor([label]) if model.conditional and label is not None else None

@@ -1,5 +1,12 @@
 """One loaded model, seen through the explorer's controls. Methods are plain calls on
-numpy arrays; the GUI calls them from its render thread, one at a time."""
+numpy arrays; the GUI calls them from its render thread, one at a time.
+
+The controls follow the model's declared capabilities, never its family: a latent
+model gets sliders (its first latent axes, plus GANSpace principal directions when it
+cannot encode and has a vector latent; a few fixed random directions when its latent
+is an image, like a diffusion model's starting noise); an encoder gets the drawing
+canvas; a 2-D encoder latent the manifold map. Latents travel flat, (latent_size,).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from studio.core.explore.directions import Directions, latent_directions
+from studio.core.explore.directions import Directions, latent_directions, random_directions
 from studio.core.explore.encode import encode_image, prepare_drawing
 from studio.core.explore.images import to_uint8
 from studio.core.explore.latent import interpolate, random_latent
 from studio.core.explore.manifold import manifold_map
-from studio.core.models.base import GenerativeModel
+from studio.core.models.base import GenerativeModel, seeded
 
 AXIS_SLIDERS = 8  # a GAN shows its first k latent dimensions ...
 PCA_SLIDERS = 8  # ... plus this many GANSpace directions
@@ -26,8 +33,8 @@ class ExplorerInfo:
     """What the controls need to know about the model; plain values only."""
 
     family: str
-    kind: str  # "gan" or "vae"
-    latent_dim: int
+    latent_dim: int  # flat size of the latent (0: none)
+    latent_shape: tuple[int, ...] | None
     num_classes: int | None
     class_names: tuple[str, ...]
     image_shape: tuple[int, int, int]
@@ -36,7 +43,8 @@ class ExplorerInfo:
     explained: tuple[float, ...]  # variance share per direction, for the labels
     direction_vectors: np.ndarray | None  # float32 (directions, latent_dim), unit rows
     has_map: bool  # a 2-D latent: show the clickable manifold map
-    can_encode: bool  # a VAE: the drawing canvas works
+    can_encode: bool  # an encoder: the drawing canvas works
+    sample_options: tuple[tuple[str, object], ...]  # (name, SampleOption) of the model
     step: int
     source: str
 
@@ -62,17 +70,24 @@ class Explorer:
         n_directions: int = PCA_SLIDERS,
     ):
         self.model = model.eval()
-        kind = "vae" if hasattr(model, "encode") else "gan"
-        d = model.latent_dim
+        caps = model.capabilities()
+        d = caps.latent_size
         self.directions: Directions | None = None
-        if kind == "gan" and d > AXIS_SLIDERS and n_directions > 0:
-            self.directions = latent_directions(model, k=n_directions)
-        axis_dims = min(d, AXIS_SLIDERS) if kind == "gan" else min(d, MAX_SLIDERS)
+        vector_latent = caps.latent_shape is not None and len(caps.latent_shape) == 1
+        if d and n_directions > 0 and not caps.can_encode:
+            if not vector_latent:
+                self.directions = random_directions(d, n_directions)
+            elif d > AXIS_SLIDERS:
+                self.directions = latent_directions(model, k=n_directions)
+        if not vector_latent:
+            axis_dims = 0  # an image-shaped latent: per-pixel sliders would mean nothing
+        else:
+            axis_dims = min(d, MAX_SLIDERS) if caps.can_encode else min(d, AXIS_SLIDERS)
         names = class_names or ([str(i) for i in range(model.num_classes)] if model.num_classes else [])
         self.info = ExplorerInfo(
             family=model.family,
-            kind=kind,
             latent_dim=d,
+            latent_shape=caps.latent_shape,
             num_classes=model.num_classes,
             class_names=tuple(names),
             image_shape=tuple(model.image_shape),
@@ -80,8 +95,9 @@ class Explorer:
             directions=0 if self.directions is None else len(self.directions.vectors),
             explained=() if self.directions is None else tuple(map(float, self.directions.explained)),
             direction_vectors=None if self.directions is None else self.directions.vectors.copy(),
-            has_map=kind == "vae" and d == 2,
-            can_encode=kind == "vae",
+            has_map=caps.can_encode and d == 2,
+            can_encode=caps.can_encode,
+            sample_options=tuple(caps.sample_options.items()),
             step=step,
             source=source,
         )
@@ -95,7 +111,7 @@ class Explorer:
         return cls(loaded.model, loaded.class_names, loaded.step, str(loaded.path))
 
     def random_latent(self, seed: int) -> np.ndarray:
-        return random_latent(self.model.latent_dim, seed)
+        return random_latent(self.info.latent_dim, seed)
 
     def latent(self, z: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
         return self.info.latent(z, offsets)
@@ -106,12 +122,17 @@ class Explorer:
         return self.render_batch(self.latent(z, offsets)[None], label)[0]
 
     @torch.inference_mode()
-    def render_batch(self, z: np.ndarray, label: int | None = None) -> np.ndarray:
-        """uint8 (N, H, W, 3) for latents (N, d)."""
+    def render_batch(self, z: np.ndarray, label: int | None = None, seed: int = 0, **options) -> np.ndarray:
+        """uint8 (N, H, W, 3) for flat latents (N, d); a model without a latent draws N
+        samples from ``seed`` instead."""
         labels = label if self.model.conditional else None
         if labels is None and self.model.conditional:
             labels = 0
-        images = self.model.sample(len(z), z=torch.from_numpy(np.ascontiguousarray(z, np.float32)), labels=labels)
+        latents = None
+        if self.info.latent_shape is not None:
+            flat = torch.from_numpy(np.ascontiguousarray(z, np.float32))
+            latents = flat.view(len(flat), *self.info.latent_shape)
+        images = self.model.sample(len(z), labels, seeded(seed), z=latents, **options)
         return to_uint8(images)
 
     def strip(self, z0: np.ndarray, z1: np.ndarray, n: int, label: int | None = None) -> np.ndarray:

@@ -6,7 +6,8 @@ import numpy as np
 
 
 def random_latent(dim: int, seed: int) -> np.ndarray:
-    """z ~ N(0, I) for a seed; equals ``model.sample(1, seed=seed)``'s z (same torch draw)."""
+    """z ~ N(0, I) for a seed, flat; equals ``model.sample(1, generator=seeded(seed))``'s z
+    (the same CPU torch draw as ``GenerativeModel.sample_latent``)."""
     import torch  # lazily: slerp and the GUI's views need only numpy
 
     generator = torch.Generator().manual_seed(int(seed))

@@ -42,7 +42,7 @@ def manifold_map(
     is z = (fraction_to_z(u), fraction_to_z(v)); rows run top (high z) to bottom.
     """
     values = [fraction_to_z((j + 0.5) / n) for j in range(n)]
-    z = np.zeros((n * n, model.latent_dim), dtype=np.float32)
+    z = np.zeros((n * n, model.capabilities().latent_size), dtype=np.float32)
     if base is not None:
         z[:] = base
     for row in range(n):

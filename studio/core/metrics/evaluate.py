@@ -124,13 +124,17 @@ def stratified_labels(n: int, shares: torch.Tensor, seed: int = 0) -> torch.Tens
 
 @torch.no_grad()
 def sample_images(
-    model, n: int, seed: int = 0, shares: torch.Tensor | None = None, batch_size: int = 500
+    model, n: int, seed: int = 0, shares: torch.Tensor | None = None, batch_size: int = 500,
+    options: dict | None = None, should_stop=None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n samples in [0, 1] on the CPU, and the labels asked for when conditional.
 
-    Seeded per batch from ``seed``, using the model's own generator: the caller's random
-    stream (and so a training run's) is untouched.
+    Seeded per batch from ``seed`` with a generator of its own: the caller's random
+    stream (and so a training run's) is untouched. ``options``: the model's sampling
+    options (diffusion steps, temperature, ...). ``should_stop``: checked between batches.
     """
+    from studio.core.models.base import seeded
+
     asked = None
     if model.conditional:
         shares = shares if shares is not None else torch.ones(model.num_classes)
@@ -139,7 +143,11 @@ def sample_images(
     for i, start in enumerate(range(0, n, batch_size)):
         m = min(batch_size, n - start)
         labels = None if asked is None else asked[start : start + m]
-        images = model.sample(m, labels=labels, seed=seed * 100_003 + i).float().cpu()
+        if should_stop is not None and should_stop():
+            from studio.core.metrics.evaluator import EvaluatorCancelled
+
+            raise EvaluatorCancelled("sampling was cancelled")
+        images = model.sample(m, labels, seeded(seed * 100_003 + i), **(options or {})).float().cpu()
         out.append(images.nan_to_num_(0.5))  # a diverged model scores as grey, not as an exception
     images = torch.cat(out) if out else torch.zeros(0, *model.image_shape)
     return images, asked

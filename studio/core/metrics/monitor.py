@@ -25,15 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from studio.core.data.dataset import ImageData
+from studio.core.live_keys import COVERAGE_FRACTION, KL_WARN, LIVE_KEYS, LIVE_N, PLOT_KEYS
 from studio.core.metrics.evaluate import Reference, eval_splits, real_floor, sample_images, score
 from studio.core.metrics.evaluator import Evaluator, Progress, get_evaluator
-from studio.core.metrics.stats import COVERAGE_FRACTION
 from studio.core.train.events import Metrics
 
-KL_WARN = 0.2  # nats; one class lost out of ten is log(10/9) = 0.105, a single class log 10 = 2.3
-LIVE_N = 500
-LIVE_KEYS = ("fid_eval", "precision", "recall", "coverage", "num_classes", "class_kl", "min_class_share", "cond_acc")
-PLOT_KEYS = ("fid_eval", "precision", "recall", "coverage", "class_kl", "cond_acc")  # worth a curve each
+__all__ = ["KL_WARN", "LIVE_KEYS", "LIVE_N", "PLOT_KEYS", "LiveMonitor", "collapse_warning", "prepare_monitor"]
 
 
 class LiveMonitor:

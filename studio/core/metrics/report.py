@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from studio.core.errors import StudioError
+from studio.core.live_keys import METRIC_LABELS
 from studio.core.metrics.evaluate import (
     Reference,
     Scores,
@@ -39,22 +40,14 @@ def _num(spec: str, scale: float = 1.0) -> Callable[[float, dict[str, float]], s
     return lambda v, _values: format(v * scale, spec)
 
 
-# Display order and labels. "evaluator features": a per-dataset classifier, not Inception.
-METRICS: dict[str, MetricInfo] = {
-    "fid_eval": MetricInfo("FID (evaluator features)", "lower", _num(".2f")),
-    "kid_eval": MetricInfo("KID (evaluator features)", "lower", _num(".4f")),
-    "precision": MetricInfo("Precision (k=3)", "higher", _num(".3f")),
-    "recall": MetricInfo("Recall (k=3)", "higher", _num(".3f")),
-    "coverage": MetricInfo("Class coverage", "higher", lambda v, vals: f"{v:.0f}/{vals.get('num_classes', 0):.0f}"),
-    "class_kl": MetricInfo("Class KL(generated || data), nats", "lower", _num(".3f")),
-    "min_class_share": MetricInfo("Rarest class share", "higher", _num(".1%")),
-    "cond_acc": MetricInfo("Conditional accuracy", "higher", _num(".1%")),
-    "c2st_acc": MetricInfo("Classifier two-sample test accuracy", "0.5", _num(".3f")),
-    "nelbo_nats": MetricInfo("Negative ELBO, held-out (nats)", "lower", _num(".2f")),
-    "nelbo_bpd": MetricInfo("Negative ELBO, held-out (bits/dim)", "lower", _num(".4f")),
-    "nll_nats": MetricInfo("NLL, held-out (nats)", "lower", _num(".2f")),
-    "nll_bpd": MetricInfo("NLL, held-out (bits/dim)", "lower", _num(".4f")),
+_FORMATS: dict[str, Callable[[float, dict[str, float]], str]] = {
+    "fid_eval": _num(".2f"), "kid_eval": _num(".4f"), "precision": _num(".3f"), "recall": _num(".3f"),
+    "coverage": lambda v, vals: f"{v:.0f}/{vals.get('num_classes', 0):.0f}",
+    "class_kl": _num(".3f"), "min_class_share": _num(".1%"), "cond_acc": _num(".1%"), "c2st_acc": _num(".3f"),
+    "nelbo_nats": _num(".2f"), "nelbo_bpd": _num(".4f"), "nll_nats": _num(".2f"), "nll_bpd": _num(".4f"),
 }
+# Display order, labels (studio.core.live_keys) and formats.
+METRICS: dict[str, MetricInfo] = {k: MetricInfo(m.label, m.better, _FORMATS[k]) for k, m in METRIC_LABELS.items()}
 
 
 @dataclass
@@ -70,6 +63,7 @@ class EvalReport:
     model_matched: Scores | None = None  # the model at n_floor, when n_floor < n
     evaluator: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    conditional: bool = False  # the model takes class labels (conditional accuracy applies)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,7 +72,7 @@ class EvalReport:
             "model": self.model.to_dict(),
             "model_matched": None if self.model_matched is None else self.model_matched.to_dict(),
             "floor": None if self.floor is None else self.floor.to_dict(),
-            "labels": {k: m.label for k, m in METRICS.items()}, "notes": self.notes,
+            "labels": {k: m.label for k, m in METRICS.items()}, "notes": self.notes, "conditional": self.conditional,
         }
 
 
@@ -91,6 +85,7 @@ def evaluate_loaded(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     cache_root: Path | None = None,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Scores, Scores | None, Scores | None, dict[str, Any], list[str]]:
     """(model at n, model at n_floor or None, floor, evaluator info, notes) for a model."""
     if n < 10:
@@ -110,7 +105,7 @@ def evaluate_loaded(
     info = {"key": ev.key, "accuracy": ev.accuracy, "path": str(ev.path) if ev.path else None,
             "train_seconds": round(ev.train_seconds, 1)}
     ref = Reference.build(ev, fit, seed=seed)
-    images, asked = sample_images(model, n, seed, ref.data_hist)
+    images, asked = sample_images(model, n, seed, ref.data_hist, options=options, should_stop=should_stop)
     feats, probs = ev.embed(images)
     ours = score(ref, feats, probs, asked, seed=seed)
     ours.values.update(likelihood)
@@ -144,7 +139,7 @@ def evaluate_checkpoint(
         loaded.model, loaded.config.data, n, seed, progress=progress, should_stop=should_stop, cache_root=cache_root
     )
     return EvalReport(str(target), str(loaded.path), loaded.step, loaded.config.model.family,
-                      loaded.config.data.dataset, seed, ours, floor, matched, info, notes)
+                      loaded.config.data.dataset, seed, ours, floor, matched, info, notes, loaded.model.conditional)
 
 
 # --------------------------------------------------------------------------- text
@@ -157,7 +152,7 @@ def format_table(report: EvalReport) -> str:
         cols.append((f"model n={report.model_matched.n}", report.model_matched))
     if report.floor is not None:
         cols.append((f"real floor n={report.floor.n}", report.floor))
-    keys = [k for k in METRICS if k in report.model.values and not (k == "cond_acc" and report.family not in ("cgan", "cvae"))]
+    keys = [k for k in METRICS if k in report.model.values and not (k == "cond_acc" and not report.conditional)]
     header = ["metric", "better", *[c[0] for c in cols]]
     rows = [header]
     for key in keys:

@@ -10,6 +10,10 @@ import math
 
 import torch
 
+from studio.core.live_keys import (
+    COVERAGE_FRACTION,  # a class counts as covered at >= 20% of its data share
+)
+
 
 def _f64(x: torch.Tensor) -> torch.Tensor:
     return x.detach().cpu().to(torch.float64)
@@ -135,7 +139,6 @@ def label_histogram(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return counts / max(1.0, float(counts.sum()))
 
 
-COVERAGE_FRACTION = 0.2  # a class counts as covered at >= 20% of its data share (2% of 10 classes)
 
 
 def class_coverage(hist: torch.Tensor, data_hist: torch.Tensor, fraction: float = COVERAGE_FRACTION) -> int:

@@ -96,6 +96,11 @@ def load_checkpoint(target: str | Path, device: str | torch.device = "cpu") -> L
     return LoadedModel(model, config, step, path, class_names, metadata.get("dataset", ""), tensors)
 
 
+def read_checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a Latent Studio checkpoint (format checked; nothing unpickled)."""
+    return _read_safetensors(path)[0]
+
+
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     try:
         size = path.stat().st_size

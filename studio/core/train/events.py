@@ -18,6 +18,7 @@ class Started:
     start_step: int  # > 0 when resuming
     total_steps: int
     device: str
+    notes: tuple[str, ...] = ()  # what the start did, for a person: e.g. what --init-from loaded
 
 
 @dataclass(frozen=True)
@@ -69,4 +70,38 @@ class Failed:
     message: str
 
 
-Event = Started | Step | Samples | Metrics | Checkpoint | Paused | Resumed | Finished | Failed
+
+
+@dataclass(frozen=True)
+class MonitorStatus:
+    """Where the live metrics stand; the LiveMetrics callback yields one at each change
+    and after each check.
+
+    ``state``: "preparing" (the evaluator loads or trains: ``fraction``, ``message``),
+    "ready" (attached: ``every``, ``floor``, ``class_names``, ``data_share``), "running"
+    (after a check: the cost figures), "off" (none for this run: ``message`` says why),
+    "failed" (could not be prepared; the run trains without) or "cancelled" (the run
+    stopped while the evaluator was being prepared).
+    """
+
+    state: str
+    message: str = ""
+    fraction: float | None = None
+    every: int = 0
+    n: int = 0
+    floor: dict[str, float] = field(default_factory=dict)
+    class_names: tuple[str, ...] = ()
+    data_share: np.ndarray | None = None  # float64 (K,) class shares of the training split
+    seconds: float = 0.0  # spent in monitor calls
+    wall: float = 0.0  # training wall time, pauses excluded, monitor calls included
+    calls: int = 0
+    skipped: int = 0  # checks skipped to stay within the budget
+    budget: float | None = 0.10
+
+    @property
+    def cost(self) -> float:
+        """The monitor's share of the training time."""
+        return self.seconds / self.wall if self.wall > 0 else 0.0
+
+
+Event = Started | Step | Samples | Metrics | MonitorStatus | Checkpoint | Paused | Resumed | Finished | Failed

@@ -1,37 +1,41 @@
-"""Trainer.steps(): the one training loop that the CLI and the GUI worker both iterate.
+"""Trainer.steps(): the one training loop that the CLI and the GUI both iterate.
 
-The loop is a generator of small events (studio.core.train.events). Pause, resume,
-stop and "save now" are flags set from any thread and honoured between steps, so
-the caller never has to kill anything. Everything durable goes to the run directory.
+The loop is a generator of small events (studio.core.train.events). It knows no
+families: the model and its algorithm come from the family registry, and every side
+effect (metrics.jsonl, grids, checkpoints, NaN detection, live metrics) is a callback
+(studio.core.train.callbacks). Pause, resume, stop and "save now" are flags set from
+any thread and honoured between steps, so the caller never has to kill anything.
+
+Randomness: the model is initialised under ``torch.random.fork_rng`` and training
+draws from the trainer's own seeded generators (saved with the resume state), so a
+run neither reads nor writes the global RNG and two trainers can share a process.
+The CPU thread count is the caller's to set (``apply_threads``), once.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from studio.core.config import Config, load_config
+from studio.core.config import Config, ConfigError, load_config
 from studio.core.data import ImageData, load_dataset
 from studio.core.data.augment import make_augmenter
 from studio.core.data.sampler import BatchSampler
 from studio.core.errors import USER_ERRORS, CheckpointError
-from studio.core.fileio import atomic_write_bytes, atomic_write_text
-from studio.core.models import FAMILIES, GenerativeModel, build_model
+from studio.core.fileio import atomic_write_text
+from studio.core.models import GenerativeModel, build_model
 from studio.core.train import events as ev
-from studio.core.train.algorithms import ALGORITHMS, Algorithm
+from studio.core.train.algorithm import Algorithm
+from studio.core.train.callbacks import Callback, StepInfo, default_callbacks
 from studio.core.train.checkpoint import load_checkpoint, load_state, save_checkpoint, save_state
 from studio.core.train.ema import EMA
-from studio.core.train.grid import grid_layout, make_grid, png_bytes
-from studio.core.train.rundir import MetricsLog, RunDir
-
-Monitor = Callable[[GenerativeModel, int], "ev.Metrics | None"]
+from studio.core.train.rundir import RunDir
+from studio.core.train.transfer import freeze, init_from_checkpoint
 
 
 def pick_device(name: str) -> torch.device:
@@ -42,14 +46,16 @@ def pick_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from studio.core.config import ConfigError
-
         raise ConfigError("train.device is cuda but no CUDA device is available; use auto or cpu")
     if name == "mps" and not torch.backends.mps.is_available():
-        from studio.core.config import ConfigError
-
         raise ConfigError("train.device is mps but MPS is not available; use auto or cpu")
     return torch.device(name)
+
+
+def apply_threads(threads: int) -> None:
+    """Set torch's CPU thread count for the calling thread (0: leave torch's default)."""
+    if threads:
+        torch.set_num_threads(threads)
 
 
 class Trainer:
@@ -58,6 +64,7 @@ class Trainer:
     Construction is cheap; ``prepare()`` (called by ``steps()`` if needed) loads the
     data, builds the model and restores state when resuming. It raises the user's
     errors (ConfigError, DataError, CheckpointError) so a CLI can report them.
+    ``callbacks``: extra callbacks (live metrics, TensorBoard, ...) besides the defaults.
     """
 
     def __init__(
@@ -67,8 +74,7 @@ class Trainer:
         *,
         runs_root: str | Path = "runs",
         data: ImageData | None = None,
-        monitor: Monitor | None = None,
-        monitor_every: int = 0,
+        callbacks: Iterable[Callback] = (),
         resume: bool = False,
     ):
         self.config = config.validate()
@@ -76,14 +82,18 @@ class Trainer:
         self._runs_root = Path(runs_root)
         self._resume = resume
         self.data = data
-        self.monitor = monitor
-        self.monitor_every = monitor_every or config.train.sample_every
+        self.callbacks: list[Callback] = default_callbacks(callbacks)
         self.run: RunDir | None = None
         self.model: GenerativeModel | None = None
         self.ema: EMA | None = None
         self.algorithm: Algorithm | None = None
         self.step = 0
         self.device = torch.device("cpu")
+        self.notes: list[str] = []  # what set-up did, for a person (Started.notes)
+        self.frozen: list[str] = []
+        self.last_losses: dict[str, torch.Tensor] = {}
+        self.save_on_stop = True
+        self.failed = False
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -97,16 +107,35 @@ class Trainer:
     def resume(self) -> None:
         self._running.set()
 
-    def stop(self) -> None:
+    def stop(self, save: bool = True) -> None:
+        """End at the next step boundary; ``save``: write a final checkpoint first."""
+        self.save_on_stop = save
         self._stop.set()
         self._running.set()  # wake a paused loop so it can stop
+
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
 
     def request_checkpoint(self) -> None:
         self._save_now.set()
 
+    def take_save_request(self) -> bool:
+        if self._save_now.is_set():
+            self._save_now.clear()
+            return True
+        return False
+
     @property
     def run_dir(self) -> Path | None:
         return self.run.path if self.run else None
+
+    @property
+    def sampling_model(self) -> GenerativeModel:
+        """The model samples come from: the EMA copy when there is one."""
+        return self.ema.shadow if self.ema is not None else self.model
+
+    def callback(self, name: str) -> Callback | None:
+        return next((c for c in self.callbacks if c.name == name), None)
 
     @classmethod
     def from_run(cls, run_dir: str | Path, **kwargs: Any) -> Trainer:
@@ -117,40 +146,52 @@ class Trainer:
         return cls(load_config(run.config_path), run.path, resume=True, **kwargs)
 
     # -- set-up ------------------------------------------------------------------------
+    def load_data(self) -> ImageData:
+        if self.data is None:
+            self.data = load_dataset(self.config.data, "train")
+        return self.data
+
     def prepare(self) -> None:
         if self._prepared:
             return
         cfg = self.config
-        if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
         self.device = pick_device(cfg.train.device)
-        if self.data is None:
-            self.data = load_dataset(cfg.data, "train")
-        torch.manual_seed(cfg.train.seed)
-        self.model = build_model(cfg, self.data.image_shape, self.data.num_classes).to(self.device)
-        self.algorithm = ALGORITHMS[FAMILIES[cfg.model.family].kind](self.model, cfg)
+        data = self.load_data()
+        seed = cfg.train.seed
+        with torch.random.fork_rng(devices=[]):  # initialisation from the seed, global RNG untouched
+            torch.manual_seed(seed)
+            model = build_model(cfg, data.image_shape, data.num_classes)
+        self._start_from(model)
+        self.model = model.to(self.device)
+        self.generator = torch.Generator(self.device).manual_seed(seed + 3)  # the algorithm's noise
+        self.augment_generator = torch.Generator().manual_seed(seed + 4)
+        self.algorithm = cfg.family.algorithm_class()(self.model, cfg, self.generator)
         self.ema = EMA(self.model, cfg.train.ema) if cfg.train.ema > 0 else None
-        self.sampler = BatchSampler(
-            self.data, cfg.train.batch_size, torch.Generator().manual_seed(cfg.train.seed + 1), self.device
-        )
-        self.augment = make_augmenter(cfg.data.augment, self.data.image_shape[0])
-        n, labels = grid_layout(self.model.num_classes)
-        columns = 8
-        fixed = torch.randn(columns if labels is not None else n, cfg.model.latent_dim, generator=torch.Generator().manual_seed(cfg.train.seed + 2))
-        self._grid_z = (fixed.repeat(self.model.num_classes, 1) if labels is not None else fixed).to(self.device)
-        self._grid_labels = labels
-        self._grid_nrow = columns
+        self.sampler = BatchSampler(data, cfg.train.batch_size, torch.Generator().manual_seed(seed + 1), self.device)
+        self.augment = make_augmenter(cfg.data.augment, data.image_shape[0], self.augment_generator)
         if self._resume:
             self.run = RunDir(self._run_dir_arg)
             self._restore()
         else:
-            if self._run_dir_arg is not None:
-                self._run_dir_arg.mkdir(parents=True, exist_ok=True)
-                self.run = RunDir(self._run_dir_arg)
-            else:
-                self.run = RunDir.create(self._runs_root, RunDir.default_name(cfg.model.family))
+            self.run = self._new_run_dir()
             atomic_write_text(self.run.config_path, cfg.to_toml())
         self._prepared = True
+
+    def _start_from(self, model: GenerativeModel) -> None:
+        """``train.init_from`` and ``train.freeze`` (not on resume: the checkpoint has it all)."""
+        t = self.config.train
+        if t.init_from and not self._resume:
+            report = init_from_checkpoint(model, t.init_from)
+            self.notes += report.lines()
+        if t.freeze:
+            self.frozen = freeze(model, t.freeze)
+            self.notes.append(f"Frozen: {len(self.frozen)} parameter tensors under {', '.join(t.freeze)}")
+
+    def _new_run_dir(self) -> RunDir:
+        if self._run_dir_arg is None:
+            return RunDir.create(self._runs_root, RunDir.default_name(self.config.model.family))
+        self._run_dir_arg.mkdir(parents=True, exist_ok=True)
+        return RunDir(self._run_dir_arg)
 
     def _restore(self) -> None:
         loaded = load_checkpoint(self.run.last_checkpoint)
@@ -165,9 +206,12 @@ class Trainer:
         for name, opt in self.algorithm.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         self.sampler.load_state_dict(state["sampler"])
-        torch.set_rng_state(state["rng"])
-        if self.device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"])
+        generators = state.get("generators", {})
+        if "algorithm" in generators:
+            self.generator.set_state(generators["algorithm"])
+            self.augment_generator.set_state(generators["augment"])
+        for callback in self.callbacks:
+            callback.load_state_dict(state.get("callbacks", {}).get(callback.name, {}))
         self.step = loaded.step
         self.run.truncate_metrics(self.step)
 
@@ -181,55 +225,53 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001 - the GUI must survive any failure
             self._write_error_log()
             yield ev.Failed(self.step, f"{type(exc).__name__}: {exc}")
+        finally:
+            for callback in self.callbacks:
+                callback.close(self)
 
     def _loop(self) -> Iterator[ev.Event]:
+        self.load_data()
+        for callback in self.callbacks:  # e.g. the live metrics' evaluator, before anything is written
+            yield from self._emit(callback.on_setup(self))
+            if self.stop_requested():
+                return
         self.prepare()
         t = self.config.train
-        yield ev.Started(self.run.path, self.step, t.steps, str(self.device))
-        log = MetricsLog(self.run.metrics_path)
-        try:
-            window_start, window_images = time.perf_counter(), 0
-            losses: dict[str, torch.Tensor] = {}
-            while self.step < t.steps:
-                if not self._running.is_set():
-                    yield ev.Paused(self.step)
-                    self._running.wait()
-                    window_start, window_images = time.perf_counter(), 0
-                    yield ev.Resumed(self.step)
-                if self._stop.is_set():
-                    yield from self._finish(losses, stopped=True)
+        yield from self._emit([ev.Started(self.run.path, self.step, t.steps, str(self.device), tuple(self.notes))])
+        for callback in self.callbacks:
+            yield from self._emit(callback.on_start(self))
+        while self.step < t.steps and not self.failed:
+            if not self._running.is_set():
+                yield from self._emit([ev.Paused(self.step)])
+                self._running.wait()
+                yield from self._emit([ev.Resumed(self.step)])
+            if self._stop.is_set():
+                break
+            self.last_losses = self._train_step()
+            self.step += 1
+            last = self.step == t.steps
+            info = StepInfo(self.step, self.last_losses, last)
+            if self.step % t.log_every == 0 or last:
+                info.values = {k: float(v) for k, v in self.last_losses.items()}
+            for callback in self.callbacks:
+                yield from self._emit(callback.on_step(self, info))
+                if self.failed:
                     return
-                losses = self._train_step()
-                self.step += 1
-                window_images += t.batch_size
-                last = self.step == t.steps
-                if self.step % t.log_every == 0 or last:
-                    values = {k: float(v) for k, v in losses.items()}
-                    bad = [k for k, v in values.items() if not np.isfinite(v)]
-                    if bad:
-                        yield self._failed_loss(bad[0], values[bad[0]])
-                        return
-                    now = time.perf_counter()
-                    ips = window_images / max(now - window_start, 1e-9)
-                    window_start, window_images = now, 0
-                    log.write({"step": self.step, "kind": "step", "losses": values, "images_per_sec": round(ips, 1)})
-                    yield ev.Step(self.step, values, ips)
-                if self.step % t.sample_every == 0 or last:
-                    yield self._samples()
-                if self.monitor is not None and (self.step % self.monitor_every == 0 or last):
-                    metrics = self.monitor(self._sampling_model(), self.step)
-                    if metrics is not None:
-                        log.write(_metrics_record(metrics))
-                        yield metrics
-                if (self.step % t.checkpoint_every == 0 and not last) or self._save_now.is_set():
-                    self._save_now.clear()
-                    if not self._finite(losses):
-                        yield self._failed_loss(*self._first_bad(losses))
-                        return
-                    yield self._checkpoint(keep_step_copy=True)
-            yield from self._finish(losses, stopped=False)
-        finally:
-            log.close()
+        if self.failed:
+            return
+        stopped = self.step < t.steps
+        for callback in self.callbacks:
+            yield from self._emit(callback.on_end(self, stopped))
+            if self.failed:
+                return
+        yield from self._emit([ev.Finished(self.step, stopped)])
+
+    def _emit(self, events: Iterable[ev.Event]) -> Iterator[ev.Event]:
+        """Hand each event to every callback's on_event, then to the caller."""
+        for event in events:
+            for callback in self.callbacks:
+                callback.on_event(self, event)
+            yield event
 
     def _train_step(self) -> dict[str, torch.Tensor]:
         x, y = self.sampler.next()
@@ -240,72 +282,36 @@ class Trainer:
             self.ema.update()
         return losses
 
-    def _finish(self, losses: dict[str, torch.Tensor], stopped: bool) -> Iterator[ev.Event]:
-        if losses and not self._finite(losses):
-            yield self._failed_loss(*self._first_bad(losses))
-            return
-        if self.step > 0:
-            yield self._checkpoint(keep_step_copy=not stopped)
-        yield ev.Finished(self.step, stopped)
-
-    # -- outputs -----------------------------------------------------------------------
-    def _sampling_model(self) -> GenerativeModel:
-        return self.ema.shadow if self.ema is not None else self.model
-
-    def sample_grid(self) -> np.ndarray:
-        """The fixed-noise grid of the current (EMA) weights, one row per class if conditional."""
-        images = self._sampling_model().sample(len(self._grid_z), z=self._grid_z, labels=self._grid_labels)
-        return make_grid(images, nrow=self._grid_nrow)
-
-    def _samples(self) -> ev.Samples:
-        grid = self.sample_grid()
-        path = self.run.sample_path(self.step)
-        atomic_write_bytes(path, png_bytes(grid))
-        return ev.Samples(self.step, grid, path)
-
-    def _checkpoint(self, keep_step_copy: bool) -> ev.Checkpoint:
+    # -- outputs (called by the callbacks) ---------------------------------------------
+    def save_checkpoint(self, keep_step_copy: bool) -> ev.Checkpoint:
         ema_state = self.ema.state_dict() if self.ema is not None else None
         args = (self.model, self.config, self.step, self.data.class_names, self.data.name, ema_state)
-        save_state(self.run.state_path, self._resume_state())
+        save_state(self.run.state_path, self.resume_state())
         save_checkpoint(self.run.last_checkpoint, *args)
         if keep_step_copy:
             save_checkpoint(self.run.checkpoints_dir / f"step-{self.step}.safetensors", *args)
         return ev.Checkpoint(self.step, self.run.last_checkpoint)
 
-    def _resume_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
+    def resume_state(self) -> dict[str, Any]:
+        return {
             "step": self.step,
             "optimizers": {k: o.state_dict() for k, o in self.algorithm.optimizers.items()},
             "sampler": self.sampler.state_dict(),
-            "rng": torch.get_rng_state(),
+            "generators": {"algorithm": self.generator.get_state(), "augment": self.augment_generator.get_state()},
             "ema_updates": self.ema.updates if self.ema is not None else 0,
+            "callbacks": {c.name: c.state_dict() for c in self.callbacks if c.name},
         }
-        if self.device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state()
-        return state
 
-    # -- failures ----------------------------------------------------------------------
-    @staticmethod
-    def _finite(losses: dict[str, torch.Tensor]) -> bool:
-        return all(bool(torch.isfinite(v)) for v in losses.values())
+    def fail(self, message: str) -> ev.Failed:
+        """End the run with a failure (a callback's verdict); the caller yields the event."""
+        self.failed = True
+        return ev.Failed(self.step, message)
 
-    @staticmethod
-    def _first_bad(losses: dict[str, torch.Tensor]) -> tuple[str, float]:
-        name = next(k for k, v in losses.items() if not bool(torch.isfinite(v)))
-        return name, float(losses[name])
-
-    def _failed_loss(self, name: str, value: float) -> ev.Failed:
+    def fail_loss(self, name: str, value: float) -> ev.Failed:
         kept = self.run.last_checkpoint if self.run.last_checkpoint.exists() else None
         where = f"; the last good checkpoint is {kept}" if kept else "; no checkpoint had been saved yet"
-        return ev.Failed(self.step, f"loss '{name}' became {value} at step {self.step}{where}")
+        return self.fail(f"loss '{name}' became {value} at step {self.step}{where}")
 
     def _write_error_log(self) -> None:
         if self.run is not None:
             atomic_write_text(self.run.path / "error.log", traceback.format_exc())
-
-
-def _metrics_record(metrics: ev.Metrics) -> dict[str, Any]:
-    record: dict[str, Any] = {"step": metrics.step, "kind": "metrics", "values": metrics.values}
-    if metrics.class_histogram is not None:
-        record["class_histogram"] = [round(float(v), 5) for v in metrics.class_histogram]
-    return record

@@ -126,13 +126,10 @@ def augment_batch(batch: np.ndarray, cfg: AugmentConfig, seed: int) -> np.ndarra
 
     from studio.core.data import make_augmenter
 
-    augment = make_augmenter(cfg, batch.shape[1])
+    augment = make_augmenter(cfg, batch.shape[1], torch.Generator().manual_seed(seed))  # repeatable
     x = torch.from_numpy(batch).float().div(127.5).sub(1)
     if augment is not None:
-        # The augmenter draws from the global RNG; fork it so the preview stays repeatable.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            x = augment(x)
+        x = augment(x)
     out = x.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).numpy()
     return nchw_to_rgb(out)
 

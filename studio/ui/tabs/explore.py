@@ -424,7 +424,7 @@ class ExploreTab(QWidget):
             cols.append((f"model\nn={report.model_matched.n:,}", report.model_matched))
         if report.floor is not None:
             cols.append((f"real\nn={report.floor.n:,}", report.floor))
-        conditional = report.family in ("cgan", "cvae")
+        conditional = report.conditional
         keys = [k for k in METRICS if k in report.model.values and (k != "cond_acc" or conditional)]
         table = self.measure_table
         table.clear()

@@ -1,6 +1,12 @@
 """Model tab: family, architecture and every training setting, with presets, inline
 validation and TOML save/load (the same file ``latent-studio train --config`` takes).
 
+The form is built from the config's field metadata (studio.core.fields): one widget per
+field of every registered family's [model] section and of [train], labelled, with the
+field's help as its tooltip, in the box its metadata names. Fields the chosen family
+does not have are hidden, and fields that do not apply (a penalty weight under another
+loss) are disabled. A family registered later (``set_families``) brings its fields.
+
 Validation is the engine's own (``Config.validate`` via ``config_from_dict``), so the
 message names the field and its allowed range exactly as the CLI would; the widget of
 that field is outlined in red. Spin boxes deliberately allow values beyond the valid
@@ -32,44 +38,14 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import config as C
-from studio.core.presets import DEFAULT_PRESET, PRESETS
+from studio.core.families import FAMILIES
+from studio.core.fields import FieldSpec, field_specs
+from studio.core.presets import DEFAULT_PRESET, PRESETS, all_presets
 
 INT_MAX = 2**31 - 1
 FIELD_RE = re.compile(r"\b((?:data|model|train)\.[a-z_]+(?:\.[a-z_]+)?)")
-
-# (section, key, label, kind, choices); kind: combo | int | float | bool
-MODEL_FIELDS = [
-    ("model", "family", "Family", "combo", C.FAMILIES),
-    ("model", "arch", "Architecture", "combo", ()),
-    ("model", "latent_dim", "Latent size", "int", None),
-    ("model", "width", "Width", "int", None),
-    ("model", "loss", "GAN loss", "combo", C.GAN_LOSSES),
-    ("model", "spectral_norm", "Spectral norm (D)", "bool", None),
-    ("model", "beta", "β (KL weight)", "float", None),
-]
-OPTIM_FIELDS = [
-    ("train", "optimizer", "Optimiser", "combo", C.OPTIMIZERS),
-    ("train", "lr", "Learning rate (G / VAE)", "float", None),
-    ("train", "lr_d", "Learning rate (D)", "float", None),
-    ("train", "beta1", "Adam β1", "float", None),
-    ("train", "beta2", "Adam β2", "float", None),
-    ("train", "weight_decay", "Weight decay", "float", None),
-    ("train", "batch_size", "Batch size", "int", None),
-    ("train", "steps", "Steps", "int", None),
-    ("train", "n_critic", "D steps per G step", "int", None),
-    ("train", "gp_weight", "Gradient penalty", "float", None),
-    ("train", "ema", "EMA decay (0 = off)", "float", None),
-]
-RUN_FIELDS = [
-    ("train", "seed", "Seed", "int", None),
-    ("train", "device", "Device", "combo", C.DEVICES),
-    ("train", "threads", "CPU threads (0 = auto)", "int", None),
-    ("train", "log_every", "Log every (steps)", "int", None),
-    ("train", "sample_every", "Sample grid every", "int", None),
-    ("train", "checkpoint_every", "Checkpoint every", "int", None),
-]
-GAN_ONLY = {"model.loss", "model.spectral_norm", "train.lr_d", "train.n_critic", "train.gp_weight"}
-VAE_ONLY = {"model.beta"}
+GROUPS = ("Model", "Optimisation", "Run", "Start")
+GROUP_TITLES = {"Start": "Start from a checkpoint (fine-tuning)"}
 INVALID_STYLE = "border: 2px solid #d62728; border-radius: 3px;"
 
 
@@ -82,15 +58,17 @@ class ModelTab(QWidget):
         super().__init__(parent)
         self.fields: dict[str, QWidget] = {}
         self.labels: dict[str, QLabel] = {}
-        self._families: dict[str, Any] = {}  # name -> registry Family (after the engine loads)
+        self.specs: dict[str, FieldSpec] = {}
+        self._families: dict[str, Any] = {}
         self._data = C.DataConfig()
         self._loading = False
         self.error_text = ""
 
         self.preset = QComboBox()
-        self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Named starting configurations that train well on mnist-5k on a CPU")
         self.preset.activated.connect(lambda _i: self.apply_preset(self.preset.currentText()))
+        self.preset_note = QLabel()
+        self.preset_note.setWordWrap(True)
         self.save_button = QPushButton("Save config…")
         self.load_button = QPushButton("Load config…")
         self.save_button.clicked.connect(self._save_dialog)
@@ -98,7 +76,7 @@ class ModelTab(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Preset"))
         top.addWidget(self.preset)
-        top.addStretch(1)
+        top.addWidget(self.preset_note, 1)
         top.addWidget(self.load_button)
         top.addWidget(self.save_button)
 
@@ -107,14 +85,30 @@ class ModelTab(QWidget):
         self.validation.setWordWrap(True)
         self.dataset_label = QLabel()
         self.dataset_label.setWordWrap(True)
+        self.objective = QLabel()
+        self.objective.setWordWrap(True)
+        self.objective.setObjectName("objective")
+
+        self.forms: dict[str, QFormLayout] = {}
+        boxes = {}
+        for group in GROUPS:
+            box = QGroupBox(GROUP_TITLES.get(group, group))
+            self.forms[group] = QFormLayout(box)
+            boxes[group] = box
+        family = QComboBox()
+        family.setObjectName("model.family")
+        family.setToolTip("The kind of generative model (model.family)")
+        family.currentIndexChanged.connect(self._on_family)
+        self._add_row("Model", "model.family", QLabel("Family"), family)
 
         columns = QHBoxLayout()
         left = QVBoxLayout()
-        left.addWidget(self._group("Model", MODEL_FIELDS))
-        left.addWidget(self._group("Run", RUN_FIELDS))
+        left.addWidget(boxes["Model"])
+        left.addWidget(boxes["Run"])
         left.addStretch(1)
         right = QVBoxLayout()
-        right.addWidget(self._group("Optimisation", OPTIM_FIELDS))
+        right.addWidget(boxes["Optimisation"])
+        right.addWidget(boxes["Start"])
         right.addStretch(1)
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
@@ -123,6 +117,7 @@ class ModelTab(QWidget):
         body_layout = QVBoxLayout(body)
         body_layout.addLayout(top)
         body_layout.addWidget(self.dataset_label)
+        body_layout.addWidget(self.objective)
         body_layout.addLayout(columns)
         body_layout.addStretch(1)
         scroll = QScrollArea()
@@ -132,51 +127,63 @@ class ModelTab(QWidget):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.validation)
 
-        family = self.fields["model.family"]
-        family.currentIndexChanged.connect(self._on_family)
+        self.set_families(FAMILIES)
         self.set_config(PRESETS[DEFAULT_PRESET])
         self.preset.setCurrentText(DEFAULT_PRESET)
+        self._show_preset_note(DEFAULT_PRESET)
 
     # -- building -----------------------------------------------------------------------
-    def _group(self, title: str, specs: list[tuple]) -> QGroupBox:
-        box = QGroupBox(title)
-        form = QFormLayout(box)
-        for section, key, label, kind, choices in specs:
-            name = f"{section}.{key}"
-            widget = self._make_field(kind, choices)
-            widget.setObjectName(name)
-            widget.setToolTip(name)
-            text = QLabel(label)
-            text.setToolTip(name)
-            form.addRow(text, widget)
-            self.fields[name] = widget
-            self.labels[name] = text
-        return box
+    def _add_row(self, group: str, name: str, label: QLabel, widget: QWidget) -> None:
+        self.forms[group].addRow(label, widget)
+        self.fields[name] = widget
+        self.labels[name] = label
 
-    def _make_field(self, kind: str, choices: Any) -> QWidget:
-        if kind == "combo":
+    def _add_fields(self, section: str, cls: type) -> None:
+        """A row for each described field of ``cls`` not shown yet (first declaration wins)."""
+        for key, meta in field_specs(cls).items():
+            name = f"{section}.{key}"
+            if name in self.fields or meta.group not in self.forms:
+                continue
+            widget = self._make_field(meta, getattr(cls(), key))
+            widget.setObjectName(name)
+            tip = f"{meta.help}\n({name})" if meta.help else name
+            widget.setToolTip(tip)
+            text = QLabel(meta.label)
+            text.setToolTip(tip)
+            self.specs[name] = meta
+            self._add_row(meta.group, name, text, widget)
+
+    def _make_field(self, meta: FieldSpec, default: Any) -> QWidget:
+        if meta.choices is not None:
             combo = QComboBox()
-            for choice in choices or ():
+            for choice in meta.choices:
                 combo.addItem(str(choice), choice)
             combo.currentIndexChanged.connect(self._changed)
             return combo
-        if kind == "int":
+        if isinstance(default, bool):
+            check = QCheckBox()
+            check.toggled.connect(self._changed)
+            return check
+        if isinstance(default, int):
             spin = QSpinBox()
             spin.setRange(0, INT_MAX)
             spin.setGroupSeparatorShown(True)
             spin.valueChanged.connect(self._changed)
             return spin
-        if kind == "bool":
-            check = QCheckBox()
-            check.toggled.connect(self._changed)
-            return check
         edit = QLineEdit()
+        if isinstance(default, tuple):
+            edit.setPlaceholderText("comma-separated")
+        elif isinstance(default, str):
+            edit.setPlaceholderText("none")
         edit.textChanged.connect(self._changed)
         return edit
 
     def set_families(self, families: dict[str, Any]) -> None:
-        """Fill the family list from the model registry (new families appear here)."""
+        """Fill the family list from the model registry (new families and their fields appear)."""
         self._families = dict(families)
+        for family in self._families.values():
+            self._add_fields("model", family.section)
+        self._add_fields("train", C.TrainConfig)
         combo: QComboBox = self.fields["model.family"]
         current = combo.currentData()
         self._loading = True
@@ -186,6 +193,11 @@ class ModelTab(QWidget):
         self._loading = False
         index = combo.findData(current)
         combo.setCurrentIndex(max(index, 0))
+        chosen = self.preset.currentText()
+        self.preset.clear()
+        self.preset.addItems(list(all_presets()))
+        if chosen:
+            self.preset.setCurrentText(chosen)
         self._on_family()
 
     # -- values -------------------------------------------------------------------------
@@ -202,7 +214,7 @@ class ModelTab(QWidget):
         try:
             values = {**_flat("model", cfg.model), **_flat("train", cfg.train)}
             self._set_value("model.family", values.pop("model.family"))
-            self._fill_archs(cfg.model.family)
+            self._fill_choices(cfg.model.family)
             for name, value in values.items():
                 if name in self.fields:
                     self._set_value(name, value)
@@ -213,12 +225,25 @@ class ModelTab(QWidget):
 
     def apply_preset(self, name: str) -> None:
         self.set_config(dataclasses.replace(PRESETS[name], data=self._data))
+        self._show_preset_note(name)
+
+    def _show_preset_note(self, name: str) -> None:
+        preset = all_presets().get(name)
+        self.preset_note.setText(preset.description if preset else "")
+
+    def _section_keys(self) -> list[str]:
+        family = self._families.get(self.fields["model.family"].currentData() or "")
+        return [f.name for f in dataclasses.fields(family.section)] if family else []
 
     def raw_values(self) -> dict[str, dict[str, Any]]:
-        """The form as nested plain values; ConfigError names a field that is not a number."""
-        out: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
+        """The form as nested plain values (the chosen family's fields only); ConfigError
+        names a field that is not a number."""
+        out: dict[str, dict[str, Any]] = {"model": {"family": self.fields["model.family"].currentData()}, "train": {}}
+        keys = set(self._section_keys())
         for name, widget in self.fields.items():
             section, key = name.split(".")
+            if name == "model.family" or (section == "model" and key not in keys):
+                continue
             out[section][key] = self._get_value(name, widget)
         return out
 
@@ -260,6 +285,11 @@ class ModelTab(QWidget):
         if isinstance(widget, QCheckBox):
             return widget.isChecked()
         text = widget.text().strip()
+        default = getattr(C.TrainConfig(), name.split(".", 1)[1], 0.0) if name.startswith("train.") else 0.0
+        if isinstance(default, tuple):
+            return [v.strip() for v in text.split(",") if v.strip()]
+        if isinstance(default, str):
+            return text
         try:
             return float(text)
         except ValueError:
@@ -277,6 +307,10 @@ class ModelTab(QWidget):
             widget.setValue(int(value))
         elif isinstance(widget, QCheckBox):
             widget.setChecked(bool(value))
+        elif isinstance(value, (tuple, list)):
+            widget.setText(", ".join(value))
+        elif isinstance(value, str):
+            widget.setText(value)
         else:
             widget.setText(f"{value:g}")
 
@@ -287,39 +321,53 @@ class ModelTab(QWidget):
         family = self.fields["model.family"].currentData()
         if family:
             self._loading = True
-            self._fill_archs(family)
+            self._fill_choices(family)
             self._loading = False
         self._update_enabled()
         self._changed()
 
-    def _fill_archs(self, family: str) -> None:
-        combo: QComboBox = self.fields["model.arch"]
-        current = combo.currentData()
-        archs = self._families[family].archs if family in self._families else C.ARCHS.get(family, ())
-        combo.clear()
-        for arch in archs:
-            combo.addItem(arch, arch)
-        index = combo.findData(current)
-        combo.setCurrentIndex(index if index >= 0 else 0)
-
-    def _kind(self) -> str:
-        family = self.fields["model.family"].currentData() or ""
-        if family in self._families:
-            return self._families[family].kind
-        return "vae" if "vae" in family else "gan"
+    def _fill_choices(self, family: str) -> None:
+        """Each choice field of the family's section offers that section's choices."""
+        fam = self._families.get(family)
+        if fam is None:
+            return
+        for key, meta in field_specs(fam.section).items():
+            combo = self.fields.get(f"model.{key}")
+            if meta.choices is None or not isinstance(combo, QComboBox):
+                continue
+            current = combo.currentData()
+            combo.clear()
+            for choice in meta.choices:
+                combo.addItem(str(choice), choice)
+            index = combo.findData(current)
+            combo.setCurrentIndex(index if index >= 0 else 0)
+        self.objective.setText(f"<b>{fam.title}</b>: {fam.description}<br>Objective: <code>{fam.objective}</code>"
+                               if fam.objective else "")
 
     def _update_enabled(self) -> None:
-        kind = self._kind()
-        for name in GAN_ONLY:
-            self.fields[name].setEnabled(kind == "gan")
-            self.labels[name].setEnabled(kind == "gan")
-        for name in VAE_ONLY:
-            self.fields[name].setEnabled(kind == "vae")
-            self.labels[name].setEnabled(kind == "vae")
+        """Hide the fields the family has not; disable those that do not apply now."""
+        keys = set(self._section_keys())
+        family = self._families.get(self.fields["model.family"].currentData() or "")
+        current = None
+        if family is not None:
+            try:
+                current = self.config().model
+            except C.ConfigError:
+                current = None
+        for name, meta in self.specs.items():
+            section, key = name.split(".")
+            if section != "model":
+                continue
+            present = key in keys
+            applies = present and (current is None or meta.applies(current))
+            for widget in (self.fields[name], self.labels[name]):
+                widget.setVisible(present)
+                widget.setEnabled(applies)
 
     def _changed(self, *_args: Any) -> None:
         if self._loading:
             return
+        self._update_enabled()
         self.validate()
         self.configChanged.emit()
 

@@ -39,23 +39,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.live_keys import (
+    COVERAGE_FRACTION,
+    KL_WARN,
+    LIVE_N,
+    METRIC_LABELS,
+    MONITOR_BUDGET,
+    PLOT_KEYS,
+)
 from studio.ui.widgets.class_bar import ClassBar
-from studio.ui.workers import MONITOR_BUDGET, MONITOR_N
 
-# Short names for a narrow table; the plot title and the tooltips give the full labels of
-# studio.core.metrics.report.METRICS ("FID (evaluator features)": not Inception FID).
-SHORT = {
-    "fid_eval": "FID (eval. features)",
-    "kid_eval": "KID (eval. features)",
-    "precision": "Precision",
-    "recall": "Recall",
-    "coverage": "Class coverage",
-    "class_kl": "Class KL (nats)",
-    "min_class_share": "Rarest class",
-    "cond_acc": "Cond. accuracy",
-    "c2st_acc": "C2ST accuracy",
-}
-ORDER = ("fid_eval", "precision", "recall", "coverage", "class_kl", "cond_acc")  # monitor.PLOT_KEYS
+MONITOR_N = LIVE_N
+SHORT = {k: m.short for k, m in METRIC_LABELS.items()}  # a narrow table; tooltips give the full labels
+ORDER = PLOT_KEYS
 HIDDEN = ("num_classes", "min_class_share")  # inside "coverage" (9/10); the bar chart shows the rarest class
 ROW_HEIGHT = 20
 BANNER_STYLE = (
@@ -65,22 +61,15 @@ BANNER_STYLE = (
 
 
 def _metric_defs() -> dict[str, Any]:
+    """The report's metric definitions (labels, formats); imported late: it brings torch."""
     from studio.core.metrics.report import METRICS
 
     return METRICS
 
 
 def _thresholds() -> tuple[float, float]:
-    """(coverage fraction, KL threshold in nats) of the collapse warning, from the core
-    once it is imported (it brings torch), else their values at the time of writing."""
-    import sys
-
-    if "studio.core.metrics.monitor" in sys.modules:
-        from studio.core.metrics.monitor import KL_WARN
-        from studio.core.metrics.stats import COVERAGE_FRACTION
-
-        return COVERAGE_FRACTION, KL_WARN
-    return 0.2, 0.2
+    """(coverage fraction, KL threshold in nats) of the collapse warning."""
+    return COVERAGE_FRACTION, KL_WARN
 
 
 class MetricsPanel(QGroupBox):
