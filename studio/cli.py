@@ -109,7 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else preset(args.model or DEFAULT_PRESET)
     data, train = {}, {}
     if args.dataset:
-        data["dataset"] = args.dataset
+        from studio.core.data.registry import absolute_dataset
+
+        data["dataset"] = absolute_dataset(args.dataset)  # resume/eval work from any folder
     if args.download:
         data["download"] = True
     for key in ("steps", "seed", "device", "init_from", "freeze"):
@@ -149,6 +151,8 @@ def _run_trainer(trainer) -> int:
     apply_threads(trainer.config.train.threads)
     print("Loading data and building the model...")
     trainer.prepare()  # raises the user's errors before the progress bar starts
+    for note in trainer.data.notes:  # what an image folder's loader decided and skipped
+        print(note)
     interrupted = _stop_on_ctrl_c(trainer)
     status = 0
     with tqdm(total=trainer.config.train.steps, initial=trainer.step, unit="step", dynamic_ncols=True) as bar:

@@ -57,3 +57,40 @@ def test_presets_and_toml_round_trip(window, tmp_path):
     window.dataset_tab.rotate.setValue(0)
     tab.load_from(path)
     assert window.config() == cfg and window.dataset_tab.rotate.value() == 15
+
+
+def test_a_family_registered_later_brings_its_fields_and_presets(window):
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "core"))
+    from test_protocol import TOY
+
+    from studio.core.families import register, unregister
+
+    tab = window.model_tab
+    register(TOY)
+    try:
+        tab.set_families(FAMILIES)
+        combo = tab.fields["model.family"]
+        assert "toy" in [combo.itemData(i) for i in range(combo.count())]
+        assert "toy" in [tab.preset.itemText(i) for i in range(tab.preset.count())]
+        set_fields(window, {"model.family": "toy"})
+        scale = tab.fields["model.scale"]
+        assert not scale.isHidden() and tab.labels["model.scale"].text() == "Scale"
+        assert "how far the decoder's output reaches" in scale.toolTip()
+        assert tab.fields["model.loss"].isHidden()  # a GAN field the toy has not
+        set_fields(window, {"model.scale": "20"})
+        assert "model.scale must be between 0 and 10" in tab.validation.text()
+        set_fields(window, {"model.scale": "2"})
+        assert tab.config().model == TOY.section(latent_dim=tab.config().model.latent_dim, scale=2.0)
+    finally:
+        unregister("toy")
+        tab.set_families(FAMILIES)
+
+
+def test_fields_that_do_not_apply_are_disabled(window):
+    tab = window.model_tab
+    tab.apply_preset("gan")
+    assert not tab.fields["model.gp_weight"].isEnabled()  # no penalty under the BCE loss
+    set_fields(window, {"model.loss": "wgan-gp"})
+    assert tab.fields["model.gp_weight"].isEnabled()

@@ -62,6 +62,12 @@ def init_from_checkpoint(model: nn.Module, target: str | Path) -> InitReport:
     return report
 
 
+def _under(name: str, prefix: str) -> bool:
+    """``generator.fc`` covers ``generator.fc.0.weight`` but not ``generator.fc2.weight``."""
+    prefix = prefix.rstrip(".")
+    return name == prefix or name.startswith(prefix + ".")
+
+
 def freeze(model: nn.Module, prefixes: tuple[str, ...]) -> list[str]:
     """Turn off the gradients of every parameter whose name starts with one of ``prefixes``.
 
@@ -70,7 +76,7 @@ def freeze(model: nn.Module, prefixes: tuple[str, ...]) -> list[str]:
     names = [n for n, _ in model.named_parameters()]
     frozen: list[str] = []
     for prefix in prefixes:
-        hits = [n for n in names if n.startswith(prefix)]
+        hits = [n for n in names if _under(n, prefix)]
         if not hits:
             tops = sorted({n.split(".")[0] for n in names})
             raise ConfigError(f"train.freeze: no parameter starts with {prefix!r}; the model's parameters start "

@@ -60,6 +60,7 @@ class ModelTab(QWidget):
         self.labels: dict[str, QLabel] = {}
         self.specs: dict[str, FieldSpec] = {}
         self._families: dict[str, Any] = {}
+        self._section: type | None = None  # the [model] dataclass the form shows now
         self._data = C.DataConfig()
         self._loading = False
         self.error_text = ""
@@ -215,6 +216,7 @@ class ModelTab(QWidget):
             values = {**_flat("model", cfg.model), **_flat("train", cfg.train)}
             self._set_value("model.family", values.pop("model.family"))
             self._fill_choices(cfg.model.family)
+            self._section = type(cfg.model)
             for name, value in values.items():
                 if name in self.fields:
                     self._set_value(name, value)
@@ -322,9 +324,23 @@ class ModelTab(QWidget):
         if family:
             self._loading = True
             self._fill_choices(family)
+            self._start_section(family)
             self._loading = False
         self._update_enabled()
         self._changed()
+
+    def _start_section(self, family: str) -> None:
+        """A family of another section starts from its own first preset's [model] values
+        (the previous family's sizes may be out of its ranges); gan <-> cgan keep theirs."""
+        fam = self._families.get(family)
+        if fam is None or fam.section is self._section:
+            self._section = fam.section if fam else None
+            return
+        self._section = fam.section
+        model = fam.presets[0].config.model if fam.presets else fam.section(family=family)
+        for key, value in dataclasses.asdict(model).items():
+            if key != "family" and f"model.{key}" in self.fields:
+                self._set_value(f"model.{key}", value)
 
     def _fill_choices(self, family: str) -> None:
         """Each choice field of the family's section offers that section's choices."""
