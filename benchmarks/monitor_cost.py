@@ -18,6 +18,7 @@ from studio.core.data import load_dataset
 from studio.core.metrics.monitor import prepare_monitor
 from studio.core.presets import PRESETS
 from studio.core.train import events as ev
+from studio.core.train.live_metrics import LiveMetrics
 from studio.core.train.trainer import Trainer
 
 
@@ -26,8 +27,9 @@ def measure(name: str, steps: int, every: int) -> tuple[float, float, int]:
     cfg = PRESETS[name].with_overrides(train={"steps": steps, "sample_every": every, "checkpoint_every": 10_000_000})
     data = load_dataset(DataConfig(dataset=cfg.data.dataset), "train")
     monitor = prepare_monitor(cfg, data)
+    live = LiveMetrics(every=every, budget=None, prepare=lambda *_a, **_k: monitor)  # every check runs
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, tmp, data=data, monitor=monitor, monitor_every=every)
+        trainer = Trainer(cfg, tmp, data=data, callbacks=[live])
         trainer.prepare()
         started = time.perf_counter()
         for event in trainer.steps():

@@ -153,9 +153,8 @@ class ArticleSampler:
         self.G = G.eval()
 
     @torch.no_grad()
-    def sample(self, n: int, labels=None, seed: int | None = None) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        z = torch.randn(n, 100, generator=gen)
+    def sample(self, n: int, labels=None, generator: torch.Generator | None = None, **_options) -> torch.Tensor:
+        z = torch.randn(n, 100, generator=generator)
         return self.G(z).view(n, 1, 28, 28).add(1).div(2).clamp(0, 1)
 
 
