@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("Latent Studio")
     app.setOrganizationName("latent-studio")
+    # Wayland matches the window to packaging/'s launcher (and its icon) by this name.
+    app.setDesktopFileName("io.github.latent_studio.LatentStudio")
 
     import pyqtgraph as pg
 
