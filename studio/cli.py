@@ -28,6 +28,12 @@ def _add_live_metrics(parser: argparse.ArgumentParser) -> None:
                              "as the studio window does (at most 10%% of the training time)")
 
 
+def _add_tensorboard(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write TensorBoard events to RUN/tb/ (train.tensorboard; "
+                             "needs pip install 'latent-studio[tensorboard]')")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["gui"]:  # the window parses its own options, --help included
@@ -64,12 +70,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="start from the matching weights of another run (fine-tuning; the step starts at 0)")
     train.add_argument("--freeze", metavar="PREFIX[,PREFIX]", help="parameter name prefixes that stay fixed")
     _add_live_metrics(train)
+    _add_tensorboard(train)
     train.set_defaults(func=cmd_train)
 
     resume = sub.add_parser("resume", help="continue a run from its last checkpoint")
     resume.add_argument("run", type=Path)
     resume.add_argument("--steps", type=int, help="a new total step count (default: the run's own)")
     _add_live_metrics(resume)
+    _add_tensorboard(resume)
     resume.set_defaults(func=cmd_resume)
 
     sample = sub.add_parser("sample", help="draw samples from a run or checkpoint into .npz or .png")
@@ -90,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(func=cmd_eval)
+
+    export_tb = sub.add_parser("export-tb", help="write TensorBoard events for an existing run from its "
+                                                 "metrics.jsonl, samples and config")
+    export_tb.add_argument("run", type=Path)
+    export_tb.add_argument("--out", type=Path, help="the log directory (default RUN/tb)")
+    export_tb.add_argument("--overwrite", action="store_true", help="replace the event files already there")
+    export_tb.set_defaults(func=cmd_export_tb)
 
     datasets = sub.add_parser("datasets", help="list the datasets, whether they are on disk, and where")
     datasets.add_argument("--root", default="", help="where torchvision datasets live (default: the user data folder)")
@@ -117,6 +132,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     for key in ("steps", "seed", "device", "init_from", "freeze"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
+    if args.tensorboard:
+        train["tensorboard"] = True
     config = config.with_overrides(data=data, train=train)
     return _run_trainer(Trainer(config, args.out, callbacks=_extra_callbacks(args)))
 
@@ -133,8 +150,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from studio.core.train.trainer import Trainer
 
     trainer = Trainer.from_run(args.run, callbacks=_extra_callbacks(args))
-    if args.steps is not None:
-        trainer.config = trainer.config.with_overrides(train={"steps": args.steps})
+    overrides = {"steps": args.steps} if args.steps is not None else {}
+    if args.tensorboard:
+        _require_tensorboard(True)  # before the config is rewritten
+        overrides["tensorboard"] = True
+    if overrides:
+        trainer.config = trainer.config.with_overrides(train=overrides)
         trainer.prepare()
         from studio.core.config import save_config
 
@@ -149,6 +170,7 @@ def _run_trainer(trainer) -> int:
     from studio.core.train.trainer import apply_threads
 
     apply_threads(trainer.config.train.threads)
+    _require_tensorboard(trainer.config.train.tensorboard)  # before anything is written
     print("Loading data and building the model...")
     trainer.prepare()  # raises the user's errors before the progress bar starts
     for note in trainer.data.notes:  # what an image folder's loader decided and skipped
@@ -182,6 +204,14 @@ def _run_trainer(trainer) -> int:
     if interrupted["count"]:
         status = 130
     return status
+
+
+def _require_tensorboard(on: bool) -> None:
+    """The one-line install hint (exit 2) when TensorBoard is asked for but not installed."""
+    if on:
+        from studio.core.train.tensorboard import require_tensorboard
+
+        require_tensorboard()
 
 
 def _stop_on_ctrl_c(trainer) -> dict[str, int]:
@@ -264,6 +294,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.n < 10:
         raise StudioError(f"--n must be at least 10, got {args.n}")
     return run_eval(args.target, n=args.n, json_path=str(args.json) if args.json else None, seed=args.seed)
+
+
+# -- export-tb -----------------------------------------------------------------------------
+def cmd_export_tb(args: argparse.Namespace) -> int:
+    from studio.core.train.tensorboard import export_run
+
+    for line in export_run(args.run, args.out, overwrite=args.overwrite).lines():
+        print(line)
+    return 0
 
 
 # -- datasets ------------------------------------------------------------------------------

@@ -75,6 +75,8 @@ class TrainConfig:
     sample_every: int = spec(200, "Sample grid every", "steps between sample grids", lo=1, hi=10_000_000, group="Run")
     checkpoint_every: int = spec(1000, "Checkpoint every", "steps between checkpoints", lo=1, hi=10_000_000,
                                  group="Run")
+    tensorboard: bool = spec(False, "TensorBoard", "also write TensorBoard events (losses, live metrics, sample "
+                             "grids, hparams) to runs/<name>/tb/; needs latent-studio[tensorboard]", group="")
     init_from: str = spec("", "Start from", "a run or checkpoint whose matching weights start this run "
                           "(fine-tuning; not resume)", group="Start")
     freeze: tuple[str, ...] = spec((), "Freeze", "parameter name prefixes that stay fixed, e.g. generator.fc",

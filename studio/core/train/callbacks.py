@@ -9,7 +9,7 @@ sample grids, checkpoints, NaN/inf detection and (optionally) the live metrics. 
 - ``on_step(trainer, info)``: after each step; ``info.values`` holds the losses as
   floats on logged steps (None otherwise: converting would synchronise a GPU);
 - ``on_event(trainer, event)``: every event the run yields, whoever made it (the
-  metrics log writes Step and Metrics records; TensorBoard would too);
+  metrics log writes Step and Metrics records; so does TensorBoard);
 - ``on_end(trainer, stopped)``: the loop is over without a failure;
 - ``close(trainer)``: always, last (release files and threads).
 
@@ -231,5 +231,11 @@ class Checkpointer(Callback):
 
 def default_callbacks(extra: Iterable[Callback] = ()) -> list[Callback]:
     """What every run does, with ``extra`` before the checkpointer (so a checkpoint holds
-    their state after this step); the order is the order of their events within a step."""
-    return [NonFiniteGuard(), StepEvents(), MetricsLogger(), SampleGrids(), *extra, Checkpointer()]
+    their state after this step); the order is the order of their events within a step.
+    TensorBoard is among them, writing only when ``train.tensorboard`` is on (unless
+    ``extra`` brings its own)."""
+    from studio.core.train.tensorboard import TensorBoard
+
+    extra = list(extra)
+    tensorboard = [] if any(c.name == TensorBoard.name for c in extra) else [TensorBoard()]
+    return [NonFiniteGuard(), StepEvents(), MetricsLogger(), SampleGrids(), *extra, *tensorboard, Checkpointer()]
