@@ -1,10 +1,11 @@
-"""The main window: four tabs, the menus, and the one owner of every background thread.
+"""The main window: five tabs, the menus, and the one owner of every background thread.
 
 Threads: one training worker (TrainController), one render thread for the explorer
-(RenderController) and short tasks (TaskRunner: dataset previews, downloads, GIF export,
-the engine import at start-up). ``shutdown()`` is the single path that stops them all;
-``closeEvent`` calls it, so closing mid-training stops the run at the next step, which
-saves a checkpoint, and waits for the thread before the window goes away.
+(RenderController), the Search tab's search (SearchController) and short tasks
+(TaskRunner: dataset previews, downloads, GIF export, the engine import at start-up).
+``shutdown()`` is the single path that stops them all; ``closeEvent`` calls it, so
+closing mid-training stops the run at the next step, which saves a checkpoint, and
+waits for the threads before the window goes away.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from studio.ui.settings import Settings
 from studio.ui.tabs.dataset import DatasetTab
 from studio.ui.tabs.explore import ExploreTab
 from studio.ui.tabs.model import ModelTab
+from studio.ui.tabs.search import SearchTab
 from studio.ui.tabs.train import TrainTab
 from studio.ui.timeline import read_png
 from studio.ui.workers import RenderController, StepChunk, TaskRunner, TrainController
@@ -65,11 +67,13 @@ class MainWindow(QMainWindow):
         self.model_tab = ModelTab()
         self.train_tab = TrainTab(self.tasks)
         self.explore_tab = ExploreTab(self.renderer, self.tasks)
+        self.search_tab = SearchTab(self.runs_root)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.dataset_tab, "Dataset")
         self.tabs.addTab(self.model_tab, "Model")
         self.tabs.addTab(self.train_tab, "Train")
         self.tabs.addTab(self.explore_tab, "Explore")
+        self.tabs.addTab(self.search_tab, "Search")
         self.tabs.setCurrentWidget(self.train_tab)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
@@ -97,7 +101,7 @@ class MainWindow(QMainWindow):
 
     # -- wiring -------------------------------------------------------------------------------
     def _connect(self) -> None:
-        for tab in (self.dataset_tab, self.model_tab, self.train_tab, self.explore_tab):
+        for tab in (self.dataset_tab, self.model_tab, self.train_tab, self.explore_tab, self.search_tab):
             tab.errorOccurred.connect(self.report_error)
         self.dataset_tab.dataChanged.connect(self.model_tab.set_data_config)
         self.model_tab.dataConfigLoaded.connect(self.dataset_tab.set_data_config)
@@ -118,6 +122,8 @@ class MainWindow(QMainWindow):
         c.failed.connect(self._on_failed)
         c.stateChanged.connect(self._on_state)
         self.explore_tab.currentModelRequested.connect(self.explore_current)
+        self.search_tab.openRequested.connect(self.open_checkpoint)
+        self.search_tab.trainRequested.connect(self.train_config)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -193,6 +199,11 @@ class MainWindow(QMainWindow):
         self.dataset_tab.set_data_config(cfg.data)
         self.model_tab.set_config(cfg)
 
+    def train_config(self, cfg: Config) -> bool:
+        """Show a config in the Dataset and Model tabs and train it (Search: Train best config)."""
+        self.apply_config(cfg)
+        return self.start_training()
+
     # -- training -------------------------------------------------------------------------------
     def start_training(self) -> bool:
         if self.training.active or not self.engine_ready or self._closed:
@@ -203,42 +214,43 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.model_tab)
             self.report_error(str(exc), "Invalid configuration")
             return False
-        from studio.core.train.trainer import Trainer
+        from studio.core.train.child import TrainJob
 
-        trainer = Trainer(cfg, runs_root=self.runs_root, callbacks=self._run_callbacks())
-        return self._run(trainer, cfg, "Starting: loading data and building the model…")
+        job = TrainJob(cfg, runs_root=str(Path(self.runs_root).resolve()))
+        return self._run(job, cfg, "Starting: loading data and building the model…")
 
     def continue_run(self, run_dir: str | Path | None = None) -> bool:
         """Train an existing run further from its last checkpoint (File → Continue)."""
         target = Path(run_dir) if run_dir is not None else self.current_run
         if target is None or self.training.active or not self.engine_ready:
             return False
-        from studio.core.errors import USER_ERRORS
-        from studio.core.train.trainer import Trainer
+        from studio.core.config import load_config
+        from studio.core.errors import USER_ERRORS, StudioError
+        from studio.core.train.child import TrainJob
+        from studio.core.train.rundir import RunDir
 
-        try:
-            trainer = Trainer.from_run(target, runs_root=self.runs_root, callbacks=self._run_callbacks())
+        try:  # the run's config, checked here so a bad run is one message, not a child's failure
+            if not RunDir(target).config_path.exists():
+                raise StudioError(f"{target}: not a run directory (no config.toml)")
+            cfg = load_config(RunDir(target).config_path)
         except USER_ERRORS as exc:
             self.report_error(str(exc))
             return False
         self.open_run(target, follow=False)
-        return self._run(trainer, trainer.config, f"Continuing {target}…", keep_views=True)
+        job = TrainJob(None, str(Path(target).resolve()), str(Path(self.runs_root).resolve()), resume=True)
+        return self._run(job, cfg, f"Continuing {target}…", keep_views=True)
 
-    def _run(self, trainer: Any, cfg: Config, title: str, keep_views: bool = False) -> bool:
+    def _run(self, job: Any, cfg: Config, title: str, keep_views: bool = False) -> bool:
         self.stop_following()
         if not keep_views:
             labels = self._class_names(cfg.data) if cfg.conditional else []
             self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, title)
             self._metrics_reference(cfg)
         self._explore_follows_run = True
-        self.training.start(trainer)
+        self.training.live_metrics = self.train_tab.metrics_panel.live.isChecked()
+        self.training.start(job)
         self.tabs.setCurrentWidget(self.train_tab)
         return True
-
-    def _run_callbacks(self) -> list[Any]:
-        """The callbacks a run started here gets besides the defaults: the live metrics."""
-        self.training.live_metrics = self.train_tab.metrics_panel.live.isChecked()
-        return self.training.run_callbacks()
 
     def _class_names(self, data: DataConfig) -> list[str]:
         preview = self.dataset_tab.preview
@@ -261,9 +273,8 @@ class MainWindow(QMainWindow):
     def _on_started(self, event: Any) -> None:
         self.current_run = Path(event.run_dir)
         self.train_tab.on_started(event)
-        data = getattr(self.training.trainer, "data", None)  # set before Started was yielded
-        if data is not None and self.training.trainer.config.conditional and data.class_names:
-            self.train_tab.grid_view.set_row_labels(list(data.class_names))
+        if event.class_names:
+            self.train_tab.grid_view.set_row_labels(list(event.class_names))
         self.settings.add_recent_run(event.run_dir)
         self._fill_recent()
         self.continue_action.setEnabled(False)
@@ -433,6 +444,8 @@ class MainWindow(QMainWindow):
         self.explore_tab.play_timer.stop()
         if not self.training.shutdown(timeout_ms=30_000):
             log.error("the training thread did not stop within 30 s")
+        if not self.search_tab.shutdown(timeout_ms=30_000):
+            log.error("the search thread did not stop within 30 s")
         self.renderer.shutdown()
         self.tasks.shutdown()
         self.settings.last_dataset = self.dataset_tab.selected

@@ -19,7 +19,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -96,9 +96,11 @@ def chunk_steps(events: list[Any]) -> StepChunk:
 
 
 class TrainWorker(QObject):
-    """Iterates ``trainer.steps()`` on the training thread and re-emits every event.
+    """Iterates ``source.steps()`` on the training thread and re-emits every event.
 
-    The live metrics' progress and cost arrive as MonitorStatus events (``monitor`` signal).
+    ``source`` is a ChildTraining (the window's runs: the Trainer in a child process,
+    studio.core.train.child) or anything with the Trainer's ``steps()``. The live
+    metrics' progress and cost arrive as MonitorStatus events (``monitor`` signal).
     """
 
     started = Signal(object)  # events.Started
@@ -136,8 +138,7 @@ class TrainWorker(QObject):
             last_flush = time.perf_counter()
 
         try:
-            _use_torch_threads(trainer.config.train.threads)  # 0: torch's default
-            if trainer.callback("live_metrics") is None:
+            if not getattr(trainer, "has_live_metrics", False):
                 self.monitor.emit(MonitorStatus("off", "Live metrics are off (tick the box to compute them next run)."))
             for event in trainer.steps():
                 if isinstance(event, ev.Step):
@@ -165,8 +166,10 @@ class TrainWorker(QObject):
 class TrainController(QObject):
     """Owns the training thread and re-exposes the worker's signals on the main thread.
 
-    The thread lives as long as the window and runs one Trainer at a time: a fresh OS
-    thread per run would also start a fresh set of OpenMP threads next to the old ones.
+    ``start(job)`` starts a TrainJob in a child process (ChildTraining) and the worker
+    thread streams its events; pause, resume, stop and "save now" are commands sent down
+    to the child from the main thread. If the child dies, a Failed event says how, and
+    the run directory holds the last checkpoint to continue from.
     """
 
     started = Signal(object)
@@ -201,27 +204,25 @@ class TrainController(QObject):
         """A run is in progress (from start() until its loop has ended)."""
         return self._busy
 
-    def start(self, trainer: Any) -> None:
-        """Run a constructed (not yet started) Trainer on the training thread."""
+    def start(self, job: Any) -> None:
+        """Train a TrainJob in a child process (or iterate an object with ``steps()``,
+        in this process, e.g. a constructed Trainer)."""
+        from studio.core.train.child import ChildTraining, TrainJob
+
         if self._closed:
             raise RuntimeError("the window is closing")
         if self._busy:
             raise RuntimeError("a training run is already active")
         if self._thread is None:
             self._start_thread()
-        self.trainer = trainer
+        if isinstance(job, TrainJob):
+            job = replace(job, live_metrics=self.live_metrics, monitor_n=self.monitor_n, budget=self.monitor_budget)
+            job = ChildTraining(job)
+        self.trainer = job
         self._busy = True
         self._worker.cancel.clear()
         self._set_state("running")
-        self._runRequested.emit(trainer)
-
-    def run_callbacks(self) -> list[Any]:
-        """Callbacks for the next run: the live metrics when they are on."""
-        if not self.live_metrics:
-            return []
-        from studio.core.train.live_metrics import LiveMetrics
-
-        return [LiveMetrics(n=self.monitor_n, budget=self.monitor_budget)]
+        self._runRequested.emit(job)
 
     def _start_thread(self) -> None:
         worker = TrainWorker()
@@ -258,13 +259,19 @@ class TrainController(QObject):
             self.trainer.request_checkpoint()
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Stop the run (the trainer saves a checkpoint), end the thread; True when it ended."""
+        """Stop the run (the trainer saves a checkpoint), end the thread; True when it ended.
+
+        A child that does not end within the time is killed (its last checkpoint stays).
+        """
         self._closed = True
         if self._thread is None:
             return True
         self.stop()
         self._thread.quit()  # the event loop ends once the running loop (if any) returns
-        ended = self._thread.wait(timeout_ms)
+        ended = self._thread.wait(timeout_ms)  # the child has saved and said it is done
+        child = self.trainer if hasattr(self.trainer, "join") else None
+        if child is not None:
+            child.join(0.5)  # after its last message only the interpreter's teardown is left
         if ended:
             self._busy = False
             self._set_state("idle")

@@ -4,6 +4,7 @@ old configs load; callback state survives a resume; init_from and freeze."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,14 @@ from PIL import Image
 from torch import nn
 
 from studio.cli import main
-from studio.core.config import Config, ConfigError, DataConfig, TrainConfig, config_from_dict, load_config
+from studio.core.config import (
+    Config,
+    ConfigError,
+    DataConfig,
+    TrainConfig,
+    config_from_dict,
+    load_config,
+)
 from studio.core.families import Family, Preset, register, unregister
 from studio.core.fields import spec
 from studio.core.models import GenerativeModel, seeded
@@ -160,8 +168,8 @@ def test_init_from_loads_matching_tensors_and_reinitialises_the_class_heads(tmp_
             "--out", str(tmp_path / "ft")]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "Started from" in out and "skipped" in out and "generator.embed.weight (10, 32)→(3, 32)" in out
-    pre, ft = load_checkpoint(tmp_path / "pre"), load_checkpoint(tmp_path / "ft")
+    assert re.search(r"Started from .*pre.*: loaded [1-9]\d* tensors", out) and "skipped" in out and "generator.embed.weight (10, 32)→(3, 32)" in out
+    ft = load_checkpoint(tmp_path / "ft")
     assert ft.step == 2 and ft.model.num_classes == 3  # not resume: the step count starts again
     assert load_config(tmp_path / "ft" / "config.toml").train.init_from == str(tmp_path / "pre")
 
@@ -210,3 +218,17 @@ def test_stop_without_saving_writes_no_final_checkpoint(tmp_path, tiny_config):
             trainer.stop(save=False)
     assert e == ev.Finished(3, stopped=True)
     assert not (tmp_path / "run" / "checkpoints" / "last.safetensors").exists()
+
+
+def test_a_monitor_that_cannot_be_prepared_is_reported_and_the_run_trains(tmp_path, tiny_config):
+    from studio.core.errors import StudioError
+
+    def broken(*_args, **_kwargs):
+        raise StudioError("evaluator cache: disk full")
+
+    trainer = Trainer(tiny_config("cgan", steps=4), tmp_path / "run", callbacks=[LiveMetrics(prepare=broken)])
+    events = list(trainer.steps())
+    statuses = [e for e in events if isinstance(e, ev.MonitorStatus)]
+    assert statuses[-1].state == "failed"
+    assert statuses[-1].message == "Live metrics are off for this run: evaluator cache: disk full"
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 4

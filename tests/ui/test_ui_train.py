@@ -198,3 +198,33 @@ def test_closing_while_paused_still_saves_and_exits(qtbot, make_window):
     window.close()
     assert running_threads() == []
     assert (run.checkpoints_dir / "last.safetensors").exists()
+
+
+def test_a_killed_training_process_leaves_the_window_up_and_the_run_resumable(qtbot, make_window):
+    import os
+    import signal
+
+    window = make_window()
+    tiny(window, **{"train.steps": 100000, "train.checkpoint_every": 5})
+    window.start_training()
+    qtbot.waitUntil(lambda: window.train_tab.step >= 12, timeout=60_000)
+    child = window.training.trainer
+    assert child.process.pid != os.getpid()  # the training runs in its own process
+    os.kill(child.process.pid, signal.SIGKILL)
+    wait_idle(qtbot, window, 30_000)
+    assert window.errors and "killed by SIGKILL" in window.errors[-1]
+    assert "can continue from its last checkpoint" in window.errors[-1]
+    run = RunDir(window.current_run)
+    from studio.core.train.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(run.path).step
+    assert saved >= 10 and window.continue_action.isEnabled()
+    window.model_tab.fields["train.steps"].setValue(saved + 3)  # ignored: Continue keeps the run's config
+    chunks = []
+    window.training.steps.connect(chunks.append)
+    assert window.continue_run(run.path)
+    qtbot.waitUntil(lambda: bool(chunks) and chunks[-1].step > saved + 1, timeout=60_000)
+    assert chunks[0].steps[0] == saved + 1  # continued from the checkpoint, not from 0
+    window.training.stop()
+    wait_idle(qtbot, window)
+    assert load_checkpoint(run.path).step > saved

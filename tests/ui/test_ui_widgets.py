@@ -91,9 +91,6 @@ def test_an_exception_in_the_worker_becomes_a_failed_signal(qtbot):
         def stop(self):
             pass
 
-        def callback(self, name):
-            return None
-
     controller = TrainController()
     try:
         with qtbot.waitSignal(controller.failed, timeout=5000) as blocker:

@@ -19,6 +19,7 @@ class Started:
     total_steps: int
     device: str
     notes: tuple[str, ...] = ()  # what the start did, for a person: e.g. what --init-from loaded
+    class_names: tuple[str, ...] = ()  # the dataset's, when the model is conditional (grid row labels)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Finished:
 class Failed:
     step: int
     message: str
+    user_error: bool = False  # the user's to fix (a full disk, a bad file): the CLI exits 2
 
 
 

@@ -134,6 +134,10 @@ class Trainer:
         """The model samples come from: the EMA copy when there is one."""
         return self.ema.shadow if self.ema is not None else self.model
 
+    @property
+    def has_live_metrics(self) -> bool:
+        return self.callback("live_metrics") is not None
+
     def callback(self, name: str) -> Callback | None:
         return next((c for c in self.callbacks if c.name == name), None)
 
@@ -237,7 +241,8 @@ class Trainer:
                 return
         self.prepare()
         t = self.config.train
-        yield from self._emit([ev.Started(self.run.path, self.step, t.steps, str(self.device), tuple(self.notes))])
+        names = tuple(self.data.class_names or ()) if self.model.conditional else ()
+        yield from self._emit([ev.Started(self.run.path, self.step, t.steps, str(self.device), tuple(self.notes), names)])
         for callback in self.callbacks:
             yield from self._emit(callback.on_start(self))
         while self.step < t.steps and not self.failed:
