@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(func=cmd_eval)
 
+    export = sub.add_parser("export", help="export the network a deployment needs (ONNX), checked with onnxruntime")
+    export.add_argument("target", metavar="RUN_OR_CHECKPOINT")
+    export.add_argument("--format", choices=["onnx"], default="onnx", help="onnx (the only one so far)")
+    export.add_argument("--out", type=Path, required=True, help="FILE.onnx")
+    export.set_defaults(func=cmd_export)
+
     export_tb = sub.add_parser("export-tb", help="write TensorBoard events for an existing run from its "
                                                  "metrics.jsonl, samples and config")
     export_tb.add_argument("run", type=Path)
@@ -294,6 +300,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.n < 10:
         raise StudioError(f"--n must be at least 10, got {args.n}")
     return run_eval(args.target, n=args.n, json_path=str(args.json) if args.json else None, seed=args.seed)
+
+
+# -- export --------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    from studio.core.errors import StudioError
+    from studio.core.onnx_export import export_onnx
+
+    if args.out.suffix.lower() != ".onnx":
+        raise StudioError(f"--out must end in .onnx, got {args.out}")
+    for line in export_onnx(args.target, args.out).lines():
+        print(line)
+    return 0
 
 
 # -- export-tb -----------------------------------------------------------------------------

@@ -17,6 +17,13 @@ capabilities, never its family name:
 Sampling takes an explicit ``torch.Generator`` and never touches the global RNG, so two
 models (or two trainers) in one process do not disturb each other. Images inside the
 models live in [-1, 1]; ``sample`` hands them out in [0, 1].
+
+ONNX export (``studio.core.onnx_export``) takes what a model offers through the optional
+``onnx_module() -> OnnxGraph``: the network a deployment needs (an nn.Module, exported in
+eval mode), ``make_inputs(n, generator)`` giving random CPU inputs of batch n, the input
+and output names, a ``usage`` text (how to sample with it: a multi-step sampler goes there,
+not into the graph) and extra metadata. Without it, a latent model with no sampling options
+exports ``decode`` as ``(z[, labels]) -> image``; any other model cannot be exported.
 """
 
 from __future__ import annotations

@@ -141,6 +141,12 @@ class GAN(GenerativeModel):
         """The part an EMA tracks and a sampler needs."""
         return self.generator
 
+    def onnx_module(self):
+        """For ONNX export: the generator, (z[, labels]) -> image in [0, 1]."""
+        from studio.core.onnx_export import Images01, latent_graph
+
+        return latent_graph(self, Images01(self.generator, self.conditional), "generator")
+
 
 class GANAlgorithm(Algorithm):
     """Non-saturating BCE, hinge or WGAN-GP; n_critic discriminator steps per generator step."""

@@ -114,6 +114,13 @@ class VAE(GenerativeModel):
     def sampling_module(self) -> nn.Module:
         return self.decoder
 
+    def onnx_module(self):
+        """For ONNX export: the decoder, (z[, labels]) -> image in [0, 1] (the Bernoulli means)."""
+        from studio.core.onnx_export import Images01, latent_graph
+
+        return latent_graph(self, Images01(self, self.conditional, "decode"), "decoder",
+                            "; the pixels are the decoder's Bernoulli means (sigmoid of its logits)")
+
     @torch.no_grad()
     def nll_nats(self, images01: torch.Tensor, labels: torch.Tensor | None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
