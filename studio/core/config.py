@@ -26,6 +26,7 @@ __all__ = ["AugmentConfig", "Config", "ConfigError", "DataConfig", "TrainConfig"
 
 OPTIMIZERS = ("adam", "adamw")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class TrainConfig:
                       lo=0.0, hi=0.99999, group="Optimisation")
     seed: int = spec(0, "Seed", "the same seed trains the same model", lo=0, hi=2**31 - 1, group="Run")
     device: str = spec("auto", "Device", "auto picks CUDA, then MPS, then the CPU", choices=DEVICES, group="Run")
+    precision: str = spec("fp32", "Precision", "bf16 or fp16: mixed precision (torch.autocast) on a CUDA device "
+                          "only, fp16 with loss scaling; fp32 everywhere else", choices=PRECISIONS, group="Run")
     threads: int = spec(0, "CPU threads", "torch's CPU threads; 0 = automatic", lo=0, hi=256, group="Run")
     log_every: int = spec(10, "Log every", "steps between loss records", lo=1, hi=1_000_000, group="Run")
     sample_every: int = spec(200, "Sample grid every", "steps between sample grids", lo=1, hi=10_000_000, group="Run")

@@ -80,17 +80,20 @@ def latent_directions(
     finally:
         handle.remove()
         model.train(was_training)
-    acts = captured[0]
+    # On the CPU from here: the PCA's random projections then come from the CPU RNG that
+    # fork_rng below protects (on a CUDA tensor they would draw from the global CUDA RNG).
+    acts = captured[0].cpu()
+    labels = None if labels is None else labels.cpu()
     acts = acts - _group_means(acts, labels)
     k = max(1, min(k, acts.shape[1], n_samples - 1, model.capabilities().latent_size))
     with torch.random.fork_rng(devices=[]):  # pca_lowrank draws from the global RNG
         torch.manual_seed(seed)
         _, s, v = torch.pca_lowrank(acts, q=min(k + 8, *acts.shape), center=False, niter=4)
     coords = acts @ v[:, :k]  # (N, k)
-    basis = torch.linalg.lstsq(coords.cpu(), z.float().cpu()).solution  # (k, latent_dim)
+    basis = torch.linalg.lstsq(coords, z.float().cpu()).solution  # (k, latent_dim)
     vectors = basis / basis.norm(dim=1, keepdim=True).clamp_min(1e-12)
     total = acts.pow(2).sum().clamp_min(1e-12)
-    explained = (s[:k] ** 2 / total).cpu().numpy()
+    explained = (s[:k] ** 2 / total).numpy()
     return Directions(vectors.numpy().astype(np.float32), explained, name)
 
 

@@ -14,7 +14,7 @@ from torch.nn.utils import spectral_norm as sn
 
 from studio.core.families.gan import GANConfig
 from studio.core.models.base import GenerativeModel
-from studio.core.train.algorithm import Algorithm, GradToggle, make_optimizer
+from studio.core.train.algorithm import Algorithm, GradToggle, full_precision, make_optimizer
 
 LABEL_EMBED = 32  # size of the label embedding fed to the generator
 
@@ -151,6 +151,8 @@ class GAN(GenerativeModel):
 class GANAlgorithm(Algorithm):
     """Non-saturating BCE, hinge or WGAN-GP; n_critic discriminator steps per generator step."""
 
+    supports_loss_scaling = True
+
     def __init__(self, model: GAN, config, generator: torch.Generator):
         m = config.model
         self.G: nn.Module = model.generator
@@ -181,14 +183,14 @@ class GANAlgorithm(Algorithm):
                     fresh = self.G(self._noise(x.shape[0], x.device), y)
             loss_d, parts = self._d_loss(x, fake.detach() if i == 0 else fresh, y)
             opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            self.backward(loss_d)
+            self.step_optimizer(opt_d)
         self.d_grads.set(False)  # G's step needs no gradients for D's weights
         logits = self.D(fake, y)
         loss_g = F.softplus(-logits).mean() if self.loss == "bce" else -logits.mean()
         opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        self.backward(loss_g)
+        self.step_optimizer(opt_g)
         self.d_grads.set(True)
         return {"d": loss_d.detach(), "g": loss_g.detach(), **parts}
 
@@ -211,6 +213,7 @@ class GANAlgorithm(Algorithm):
     def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """WGAN-GP (Gulrajani et al. 2017, eq. 3): (||∇D(x̂)|| - 1)² at random interpolates x̂."""
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=self.rng)
-        mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.D(mixed, y).sum(), mixed, create_graph=True)
-        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        with full_precision(real.device):  # the double backward in float32 under any autocast
+            mixed = (eps * real + (1 - eps) * fake.float()).requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.D(mixed, y).sum(), mixed, create_graph=True)
+            return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

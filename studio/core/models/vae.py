@@ -129,7 +129,7 @@ class VAE(GenerativeModel):
         x = images01.to(self.device)
         y = labels.to(self.device) if labels is not None and self.conditional else None
         recon, kl = vae_terms(self, x * 2 - 1, y, generator, reduce=False)
-        return (recon + kl).double().cpu()
+        return (recon + kl).cpu().double()  # on the CPU first: MPS has no float64
 
     @torch.no_grad()
     def reconstruct(self, images01: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,6 +154,8 @@ def vae_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None, generator: to
 class VAEAlgorithm(Algorithm):
     """Negative ELBO with a Bernoulli decoder: BCE(recon) + beta * KL, per image, in nats."""
 
+    supports_loss_scaling = True
+
     def __init__(self, model: VAE, config, generator: torch.Generator):
         self.model = model
         self.rng = generator
@@ -165,6 +167,6 @@ class VAEAlgorithm(Algorithm):
         loss = recon + self.beta * kl
         opt = self.optimizers["vae"]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.backward(loss)
+        self.step_optimizer(opt)
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}

@@ -11,11 +11,20 @@ every step.
 Frozen parameters (``train.freeze``) arrive with ``requires_grad`` already off; an
 algorithm builds its optimisers over ``trainable(...)`` and must never switch a
 frozen parameter's gradient back on (``toggle_grad`` only touches trainable ones).
+
+Mixed precision (``train.precision``, studio.core.train.precision) runs ``step`` under
+torch.autocast. For fp16 an algorithm declares ``supports_loss_scaling`` and calls
+``self.backward(loss)`` and ``self.step_optimizer(opt)`` instead of ``loss.backward()``
+and ``opt.step()``: with the trainer's GradScaler in ``scaler`` they scale and unscale,
+without one they are exactly those calls. ``full_precision(device)`` computes a block in
+float32 even under autocast (a gradient penalty's double backward, say).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -23,9 +32,33 @@ from torch import nn
 
 class Algorithm:
     optimizers: dict[str, torch.optim.Optimizer]
+    supports_loss_scaling: ClassVar[bool] = False  # calls backward() and step_optimizer() below
+    scaler: Any = None  # the trainer's torch.amp.GradScaler for train.precision = "fp16"
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """``loss.backward()``, scaled when there is a scaler; outside autocast, as PyTorch advises."""
+        with full_precision(loss.device):
+            (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def step_optimizer(self, opt: torch.optim.Optimizer) -> None:
+        """``opt.step()``; with a scaler: unscale, skip the step on inf/NaN gradients, update the scale."""
+        if self.scaler is None:
+            opt.step()
+            return
+        if not any(p.grad is not None for group in opt.param_groups for p in group["params"]):
+            return  # nothing to step (all frozen): the scaler would find no gradients to check
+        self.scaler.step(opt)
+        self.scaler.update()  # per optimiser step: a GAN steps D several times per iteration
+
+
+def full_precision(device: torch.device):
+    """A block computed in float32 even inside the trainer's autocast."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def trainable(params: Iterable[nn.Parameter]) -> list[nn.Parameter]:

@@ -34,6 +34,7 @@ from studio.core.train.algorithm import Algorithm
 from studio.core.train.callbacks import Callback, StepInfo, default_callbacks
 from studio.core.train.checkpoint import load_checkpoint, load_state, save_checkpoint, save_state
 from studio.core.train.ema import EMA
+from studio.core.train.precision import PrecisionStep, check_precision
 from studio.core.train.rundir import RunDir
 from studio.core.train.transfer import freeze, init_from_checkpoint
 
@@ -160,6 +161,7 @@ class Trainer:
             return
         cfg = self.config
         self.device = pick_device(cfg.train.device)
+        check_precision(cfg.train.precision, self.device, cfg.family.algorithm_class(), cfg.family.name)
         data = self.load_data()
         seed = cfg.train.seed
         with torch.random.fork_rng(devices=[]):  # initialisation from the seed, global RNG untouched
@@ -170,6 +172,7 @@ class Trainer:
         self.generator = torch.Generator(self.device).manual_seed(seed + 3)  # the algorithm's noise
         self.augment_generator = torch.Generator().manual_seed(seed + 4)
         self.algorithm = cfg.family.algorithm_class()(self.model, cfg, self.generator)
+        self.precision_step = PrecisionStep(self.algorithm, cfg.train.precision, self.device)  # train.precision
         self.ema = EMA(self.model, cfg.train.ema) if cfg.train.ema > 0 else None
         self.sampler = BatchSampler(data, cfg.train.batch_size, torch.Generator().manual_seed(seed + 1), self.device)
         self.augment = make_augmenter(cfg.data.augment, data.image_shape[0], self.augment_generator)
@@ -212,7 +215,10 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         generators = state.get("generators", {})
         if "algorithm" in generators:
-            self.generator.set_state(generators["algorithm"])
+            try:
+                self.generator.set_state(generators["algorithm"])
+            except RuntimeError:  # saved on another kind of device (a CUDA run resumed on the CPU)
+                self.notes.append("The algorithm's noise starts afresh from the seed: the run was saved on another device")
             self.augment_generator.set_state(generators["augment"])
         for callback in self.callbacks:
             callback.load_state_dict(state.get("callbacks", {}).get(callback.name, {}))
@@ -282,7 +288,7 @@ class Trainer:
         x, y = self.sampler.next()
         if self.augment is not None:
             x = self.augment(x)
-        losses = self.algorithm.step(x, y)
+        losses = self.precision_step(x, y)
         if self.ema is not None:
             self.ema.update()
         return losses
