@@ -126,19 +126,25 @@ def evaluate_checkpoint(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     cache_root: Path | None = None,
+    loaded: Any = None,
 ) -> EvalReport:
-    """Evaluate a run's last checkpoint (or a checkpoint file) on the data it was trained on.
+    """Evaluate a run's last checkpoint (or a checkpoint file, or an ensemble file) on the
+    data it was trained on; ``loaded``: the LoadedModel when the caller has opened it.
 
     May train the dataset's evaluator first (under a minute; ``progress`` follows it);
-    run it off the GUI thread.
+    run it off the GUI thread. An upscaler is measured by PSNR/SSIM instead
+    (studio.core.metrics.superres.evaluate_upscaler).
     """
     from studio.core.train.checkpoint import load_checkpoint
 
-    loaded = load_checkpoint(target)
+    loaded = load_checkpoint(target) if loaded is None else loaded
+    if loaded.model.is_upscaler:
+        raise StudioError(f"{loaded.path}: an upscaler is measured by PSNR/SSIM against bicubic "
+                          "(superres.evaluate_upscaler), not by sampling")
     ours, matched, floor, info, notes = evaluate_loaded(
         loaded.model, loaded.config.data, n, seed, progress=progress, should_stop=should_stop, cache_root=cache_root
     )
-    return EvalReport(str(target), str(loaded.path), loaded.step, loaded.config.model.family,
+    return EvalReport(str(target), str(loaded.path), loaded.step, loaded.model.family,
                       loaded.config.data.dataset, seed, ours, floor, matched, info, notes, loaded.model.conditional)
 
 
@@ -215,15 +221,25 @@ def _align(rows: list[list[str]], markdown: bool = False) -> list[str]:
     return out
 
 
-def run_eval(target: str, n: int = 5000, json_path: str | None = None, seed: int = 0, out: IO[str] = sys.stdout) -> int:
+def run_eval(target: str, n: int = 5000, json_path: str | None = None, seed: int = 0,
+             out: IO[str] | None = None) -> int:
     """`latent-studio eval RUN_OR_CHECKPOINT [--n 5000] [--json FILE] [--seed 0]`.
 
     Raises the user's errors (StudioError, CheckpointError, DataError) for the CLI to print.
     """
+    out = sys.stdout if out is None else out  # looked up now: a test may have replaced it
+
     def progress(fraction: float, message: str) -> None:
         print(f"\r{message} ({fraction:.0%})", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
 
-    report = evaluate_checkpoint(target, n, seed, progress=progress)
+    from studio.core.train.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(target)
+    if loaded.model.is_upscaler:
+        from studio.core.metrics.superres import run_superres_eval
+
+        return run_superres_eval(loaded, json_path, out)
+    report = evaluate_checkpoint(target, n, seed, progress=progress, loaded=loaded)
     print(format_table(report), file=out)
     if json_path:
         from studio.core.fileio import atomic_write_text

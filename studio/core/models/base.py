@@ -13,6 +13,8 @@ capabilities, never its family name:
   (a VAE's negative ELBO) rather than exact.
 - ``sample_options``: named sampling knobs with ranges (a diffusion model's steps and
   guidance, a PixelCNN's temperature), accepted by ``sample(**options)``.
+- ``is_upscaler``: an image -> image model (ESPCN) rather than a sampler: latent_shape is
+  None, ``upscale(images01)`` returns the images ``scale`` times larger and ``sample`` raises.
 
 Sampling takes an explicit ``torch.Generator`` and never touches the global RNG, so two
 models (or two trainers) in one process do not disturb each other. Images inside the
@@ -69,6 +71,7 @@ class Capabilities:
     has_likelihood: bool
     likelihood_is_bound: bool
     sample_options: dict[str, SampleOption]
+    is_upscaler: bool = False
 
     @property
     def conditional(self) -> bool:
@@ -97,6 +100,7 @@ class GenerativeModel(nn.Module):
     has_likelihood: ClassVar[bool] = False
     likelihood_is_bound: ClassVar[bool] = False
     sample_options: ClassVar[dict[str, SampleOption]] = {}
+    is_upscaler: ClassVar[bool] = False
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int | None):
         super().__init__()
@@ -113,7 +117,8 @@ class GenerativeModel(nn.Module):
 
     def capabilities(self) -> Capabilities:
         return Capabilities(self.family, self.image_shape, self.latent_shape, self.num_classes, self.can_encode,
-                            self.has_likelihood, self.likelihood_is_bound, dict(self.sample_options))
+                            self.has_likelihood, self.likelihood_is_bound, dict(self.sample_options),
+                            self.is_upscaler)
 
     def sampling_module(self) -> nn.Module:
         """The part an EMA tracks and a sampler needs (default: the whole model)."""

@@ -173,11 +173,19 @@ class SampleGrids(Callback):
         self.z: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         self.seed = 0
+        self.preview = None  # the family's own grid (Family.preview_grid), e.g. an upscaler's
+        self.real: torch.Tensor | None = None  # the fixed real images it is shown
 
     def on_start(self, trainer: Trainer) -> Iterable[ev.Event]:
         model = trainer.model
         n, self.labels = grid_layout(model.num_classes, GRID_COLUMNS)
         self.seed = trainer.config.train.seed + 2
+        self.preview = trainer.config.family.preview_grid_function()
+        if self.preview is not None:
+            data = trainer.data
+            idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))[:GRID_COLUMNS]
+            self.real = data.images[idx.to(data.images.device)].float().div(255).cpu()
+            return ()
         if model.latent_shape is not None:
             # The same noise every time (one column's noise shared by every class row), so
             # the grids show the model changing, not the noise.
@@ -188,6 +196,9 @@ class SampleGrids(Callback):
 
     def grid(self, trainer: Trainer):
         model = trainer.sampling_model
+        if self.preview is not None:
+            with torch.no_grad():
+                return make_grid(self.preview(model, self.real), nrow=len(self.real))
         n = len(self.labels) if self.labels is not None else GRID_COLUMNS * GRID_COLUMNS
         options = dict(trainer.config.family.preview_options)
         images = model.sample(n, self.labels, torch.Generator().manual_seed(self.seed), z=self.z, **options)
