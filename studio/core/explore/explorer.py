@@ -47,6 +47,9 @@ class ExplorerInfo:
     sample_options: tuple[tuple[str, object], ...]  # (name, SampleOption) of the model
     step: int
     source: str
+    # An ensemble's member names (studio.core.ensemble); for a mixture,
+    # render_batch_with_members says which member drew each image.
+    members: tuple[str, ...] = ()
 
     @property
     def conditional(self) -> bool:
@@ -74,7 +77,8 @@ class Explorer:
         d = caps.latent_size
         self.directions: Directions | None = None
         vector_latent = caps.latent_shape is not None and len(caps.latent_shape) == 1
-        if d and n_directions > 0 and not caps.can_encode:
+        mixture = getattr(model, "mode", None) == "mixture"  # no single decoder to take directions from
+        if d and n_directions > 0 and not caps.can_encode and not mixture:
             if not vector_latent:
                 self.directions = random_directions(d, n_directions)
             elif d > AXIS_SLIDERS:
@@ -100,6 +104,7 @@ class Explorer:
             sample_options=tuple(caps.sample_options.items()),
             step=step,
             source=source,
+            members=tuple(getattr(model, "names", ())),
         )
 
     @classmethod
@@ -134,6 +139,22 @@ class Explorer:
             latents = flat.view(len(flat), *self.info.latent_shape)
         images = self.model.sample(len(z), labels, seeded(seed), z=latents, **options)
         return to_uint8(images)
+
+    @torch.inference_mode()
+    def render_batch_with_members(self, z: np.ndarray, label: int | None = None, seed: int = 0,
+                                  members: np.ndarray | None = None, **options) -> tuple[np.ndarray, np.ndarray | None]:
+        """Like ``render_batch``, plus the member index of each image for a mixture ensemble
+        (None for any other model); ``members`` forces the assignment (one index per image)."""
+        if getattr(self.model, "mode", None) != "mixture":
+            return self.render_batch(z, label, seed, **options), None
+        labels = (0 if label is None else label) if self.model.conditional else None
+        latents = None
+        if self.info.latent_shape is not None:
+            flat = torch.from_numpy(np.ascontiguousarray(z, np.float32))
+            latents = flat.view(len(flat), *self.info.latent_shape)
+        forced = None if members is None else torch.as_tensor(np.asarray(members), dtype=torch.long)
+        images, idx = self.model.sample_with_members(len(z), labels, seeded(seed), z=latents, members=forced, **options)
+        return to_uint8(images), idx.numpy()
 
     def strip(self, z0: np.ndarray, z1: np.ndarray, n: int, label: int | None = None) -> np.ndarray:
         """Slerp from z0 to z1 in n frames: uint8 (n, H, W, 3)."""

@@ -80,7 +80,12 @@ def resolve_checkpoint(target: str | Path) -> Path:
 
 
 def load_checkpoint(target: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Open a checkpoint (or a run's last one). Every failure names the file and the problem."""
+    """Open a checkpoint (or a run's last one, or an ensemble file: studio.core.ensemble).
+    Every failure names the file and the problem."""
+    if Path(target).suffix.lower() == ".toml" and Path(target).is_file():
+        from studio.core.ensemble import load_ensemble
+
+        return load_ensemble(target, device)
     path = resolve_checkpoint(target)
     tensors, metadata = _read_safetensors(path)
     config, step, image_shape, num_classes, class_names = _parse_metadata(path, metadata)
