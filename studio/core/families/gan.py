@@ -48,6 +48,16 @@ LOSS_LABELS = {
     "gp": "gradient penalty: (||∇D(x̂)|| - 1)²",
 }
 
+# Named parameter groups to freeze when fine-tuning (train.freeze), in the dcgan
+# architecture's names ("discriminator features" also fits mlp). None holds a
+# class-dependent tensor, so they still apply when the new data has another class count.
+FREEZE_PRESETS = {
+    "generator's first block": ("generator.fc",),  # z (+ label embedding) -> the first feature map
+    "discriminator features": ("discriminator.features",),  # all of D but its logit and class projection
+    # FreezeD (Mo et al. 2020): D's lower layers fixed, its upper layers adapt.
+    "discriminator's convolutions (FreezeD)": ("discriminator.features.0", "discriminator.features.2"),
+}
+
 
 def _train(**values) -> TrainConfig:
     return TrainConfig(**{"batch_size": 64, "lr": 2e-4, "beta1": 0.5, **values})
@@ -73,8 +83,8 @@ PRESETS_CGAN = (
 _COMMON = dict(section=GANConfig, model="studio.core.models.gan:GAN", algorithm="studio.core.models.gan:GANAlgorithm",
                objective=OBJECTIVE, loss_labels=LOSS_LABELS, validate=_validate)
 FAMILIES = (
-    Family("cgan", "Conditional GAN", conditional=True, presets=PRESETS_CGAN,
+    Family("cgan", "Conditional GAN", conditional=True, presets=PRESETS_CGAN, freeze_presets=FREEZE_PRESETS,
            description="A GAN whose generator and discriminator both see the class label", **_COMMON),
-    Family("gan", "GAN", conditional=False, presets=PRESETS_GAN,
+    Family("gan", "GAN", conditional=False, presets=PRESETS_GAN, freeze_presets=FREEZE_PRESETS,
            description="A generator against a discriminator (Goodfellow et al. 2014)", **_COMMON),
 )

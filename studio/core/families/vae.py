@@ -37,6 +37,14 @@ LOSS_LABELS = {
     "kl": "KL(q(z|x) || N(0, I)) (nats)",
 }
 
+# Named parameter groups to freeze when fine-tuning (train.freeze). A conditional VAE's
+# encoder and decoder take the one-hot label: with another class count their first
+# layers are re-initialised, and the trainer says so if they are frozen.
+FREEZE_PRESETS = {
+    "the encoder": ("encoder",),
+    "the decoder": ("decoder",),
+}
+
 
 def _train(**values) -> TrainConfig:
     return TrainConfig(**{"batch_size": 128, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, **values})
@@ -58,9 +66,9 @@ PRESETS_CVAE = (
 _COMMON = dict(section=VAEConfig, model="studio.core.models.vae:VAE", algorithm="studio.core.models.vae:VAEAlgorithm",
                objective=OBJECTIVE, loss_labels=LOSS_LABELS, validate=_validate)
 FAMILIES = (
-    Family("vae", "VAE", conditional=False, presets=PRESETS_VAE,
+    Family("vae", "VAE", conditional=False, presets=PRESETS_VAE, freeze_presets=FREEZE_PRESETS,
            description="An encoder and a decoder trained on the evidence lower bound (Kingma & Welling 2014)",
            **_COMMON),
-    Family("cvae", "Conditional VAE", conditional=True, presets=PRESETS_CVAE,
+    Family("cvae", "Conditional VAE", conditional=True, presets=PRESETS_CVAE, freeze_presets=FREEZE_PRESETS,
            description="A VAE whose encoder and decoder both see the class label", **_COMMON),
 )

@@ -187,12 +187,15 @@ class Trainer:
     def _start_from(self, model: GenerativeModel) -> None:
         """``train.init_from`` and ``train.freeze`` (not on resume: the checkpoint has it all)."""
         t = self.config.train
+        report = None
         if t.init_from and not self._resume:
             report = init_from_checkpoint(model, t.init_from)
             self.notes += report.lines()
         if t.freeze:
             self.frozen = freeze(model, t.freeze)
             self.notes.append(f"Frozen: {len(self.frozen)} parameter tensors under {', '.join(t.freeze)}")
+            if report is not None:
+                self.notes += report.frozen_fresh_lines(self.frozen)
 
     def _new_run_dir(self) -> RunDir:
         if self._run_dir_arg is None:

@@ -39,6 +39,16 @@ class InitReport:
             out.append(f"ignored {len(self.unused)} of the checkpoint's tensors this model does not have")
         return out
 
+    def frozen_fresh_lines(self, frozen: list[str]) -> list[str]:
+        """A warning when frozen tensors were not loaded (another shape, e.g. a class-count
+        dependent layer): they would stay at their random initialisation."""
+        fresh = {n for n, _, _ in self.skipped} | set(self.reinitialised)
+        hit = [n for n in frozen if n in fresh]
+        if not hit:
+            return []
+        return [f"Warning: {len(hit)} frozen tensors were not loaded and stay at their random initialisation: "
+                + ", ".join(hit[:6]) + (" …" if len(hit) > 6 else "")]
+
 
 def init_from_checkpoint(model: nn.Module, target: str | Path) -> InitReport:
     """Copy the matching ``model.*`` tensors of a run or checkpoint into ``model``."""
