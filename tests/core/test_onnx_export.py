@@ -21,18 +21,18 @@ from studio.core import onnx_export  # noqa: E402
 
 # Families whose models offer an export (the others join as they gain onnx_module()).
 LATENT = ["gan", "cgan", "vae", "cvae", "vae-conv"]
-OTHERS = [name for name in ("ddpm", "cddpm", "pixelcnn", "cpixelcnn", "espcn") if name in PRESETS]
-TINY = {"width": 8, "channels": 8, "layers": 2}
+OTHERS = [name for name in ("ddpm", "cddpm", "pixelcnn", "cpixelcnn", "espcn-x2") if name in PRESETS]
+TINY = {"width": 8, "channels": 8, "layers": 2, "res_blocks": 1}
 
 
-def tiny_checkpoint(path, name):
+def tiny_checkpoint(path, name, **model):
     """A checkpoint of the preset's model at a tiny size, weights perturbed from the seed
     (some networks start with zeroed output layers: a check against zeros proves nothing)."""
     from studio.core.models import build_model
 
     base = preset(name)
     fields = set(type(base.model).__dataclass_fields__)
-    config = base.with_overrides(model={k: v for k, v in TINY.items() if k in fields})
+    config = base.with_overrides(model={**{k: v for k, v in TINY.items() if k in fields}, **model})
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(0)
         model = build_model(config, (1, 28, 28), 10)
@@ -79,6 +79,24 @@ def test_other_families_export_what_they_offer(tmp_path, name):
     assert report.max_abs_diff <= report.tolerance
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
     assert meta["usage"] and meta["image_shape"] == "1,28,28"
+
+
+@pytest.mark.skipif("ddpm" not in PRESETS, reason="no diffusion family")
+def test_a_v_predicting_diffusion_model_exports_eps(tmp_path):
+    ckpt = tiny_checkpoint(tmp_path / "m.safetensors", "ddpm", prediction="v")
+    model = load_checkpoint(ckpt).model
+    if not hasattr(model, "onnx_module"):
+        pytest.skip("the diffusion model offers no onnx_module() yet")
+    report = onnx_export.export_onnx(ckpt, tmp_path / "m.onnx")
+    assert report.outputs == ("eps",) and report.max_abs_diff <= report.tolerance
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x_t, t = torch.randn(3, 1, 28, 28), torch.tensor([5, 500, 990])
+    (eps,) = session.run(None, {"x_t": x_t.numpy(), "t": t.numpy()})
+    with torch.no_grad():
+        v = model.unet(x_t, t, None)
+    a, s = model.process.coefficients(t, 4)
+    # The same x_0 either way: (x_t - √(1-ᾱ) ε) / √ᾱ from the export, √ᾱ x_t - √(1-ᾱ) v from the network.
+    assert torch.allclose((x_t - s * torch.from_numpy(eps)) / a, a * x_t - s * v, atol=1e-3)
 
 
 def test_a_mismatch_fails_and_writes_nothing(tmp_path, monkeypatch):
