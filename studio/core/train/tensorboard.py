@@ -211,7 +211,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, overwrite: bo
     log_dir = Path(out) if out is not None else run.path / TB_DIRNAME
     old = sorted(log_dir.glob("events.out.tfevents.*")) if log_dir.is_dir() else []
     if old and not overwrite:
-        raise StudioError(f"{log_dir}: already holds TensorBoard events ({len(old)} files); "
+        files = f"{len(old)} event file{'s' if len(old) != 1 else ''}"
+        raise StudioError(f"{log_dir}: already holds TensorBoard events ({files}); "
                           "give --overwrite to replace them or --out for another folder")
     require_tensorboard()
     for path in old:
