@@ -1,4 +1,4 @@
-"""`latent-studio`: train, resume, sample, eval and list datasets from the terminal.
+"""`latent-studio`: train, resume, sample, eval, search and list datasets from the terminal.
 
 The commands are thin: they build a config, iterate Trainer.steps() or open a
 checkpoint, and print. A user error prints one line to stderr and exits with 2.
@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     datasets.add_argument("--root", default="", help="where torchvision datasets live (default: the user data folder)")
     datasets.set_defaults(func=cmd_datasets)
 
+    from studio.search_cli import add_search_parser
+
+    add_search_parser(sub)
     return parser
 
 

@@ -47,6 +47,9 @@ class Family:
     preview_options: Mapping[str, Any] = field(default_factory=dict)
     # Checks across fields (or against the data config) beyond each field's own range.
     validate: Callable[[Any], None] | None = None
+    # Entries a hyperparameter search varies by default besides the log-scale fields, as a
+    # space file has them: {"model.latent_dim": {"choices": [32, 64, 128]}} (studio.core.search_space).
+    search_space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def model_class(self) -> Callable[..., Any]:
         return _resolve(self.model)

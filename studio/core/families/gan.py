@@ -80,8 +80,11 @@ PRESETS_CGAN = (
            Config(DataConfig(), GANConfig("cgan", "mlp", 100, 64), _train(steps=6000, ema=0.999))),
 )
 
+# Besides the learning rates (log-scale fields): the noise size and Adam's momentum, which
+# decides much of how steady the game is (DCGAN's 0.5 against the default 0.9).
+SEARCH_SPACE = {"model.latent_dim": {"choices": [32, 64, 128]}, "train.beta1": {"lo": 0.0, "hi": 0.9}}
 _COMMON = dict(section=GANConfig, model="studio.core.models.gan:GAN", algorithm="studio.core.models.gan:GANAlgorithm",
-               objective=OBJECTIVE, loss_labels=LOSS_LABELS, validate=_validate)
+               objective=OBJECTIVE, loss_labels=LOSS_LABELS, validate=_validate, search_space=SEARCH_SPACE)
 FAMILIES = (
     Family("cgan", "Conditional GAN", conditional=True, presets=PRESETS_CGAN, freeze_presets=FREEZE_PRESETS,
            description="A GAN whose generator and discriminator both see the class label", **_COMMON),

@@ -63,8 +63,11 @@ PRESETS_CVAE = (
            Config(DataConfig(), VAEConfig("cvae", "mlp", 20, 64), _train(steps=5000))),
 )
 
+# Besides the learning rate (a log-scale field): the latent size. Not β: the held-out
+# objective is the true ELBO (β = 1), which a search would only rediscover.
+SEARCH_SPACE = {"model.latent_dim": {"lo": 2, "hi": 64, "log": True}}
 _COMMON = dict(section=VAEConfig, model="studio.core.models.vae:VAE", algorithm="studio.core.models.vae:VAEAlgorithm",
-               objective=OBJECTIVE, loss_labels=LOSS_LABELS, validate=_validate)
+               objective=OBJECTIVE, loss_labels=LOSS_LABELS, validate=_validate, search_space=SEARCH_SPACE)
 FAMILIES = (
     Family("vae", "VAE", conditional=False, presets=PRESETS_VAE, freeze_presets=FREEZE_PRESETS,
            description="An encoder and a decoder trained on the evidence lower bound (Kingma & Welling 2014)",
