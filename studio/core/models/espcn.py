@@ -86,9 +86,35 @@ class ESPCN(GenerativeModel):
             self.train(was_training)
         return torch.cat(out) if out else images01.new_zeros(0, images01.shape[1], *(s * self.scale for s in images01.shape[2:]))
 
+    def onnx_module(self):
+        """For ONNX export: the upscaler, image -> image ``scale`` times larger, both in [0, 1],
+        of any height and width."""
+        from studio.core.onnx_export import OnnxGraph
+
+        low = tuple(self.low_shape)
+
+        def make_inputs(n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+            return (torch.rand(n, *low, generator=generator),)
+
+        usage = (f"upscaled = network(image): (N, {low[0]}, {self.scale}·h, {self.scale}·w) in [0, 1] from images "
+                 f"(N, {low[0]}, h, w) in [0, 1] of any h and w (trained on {low[1]}x{low[2]})")
+        return OnnxGraph(Upscale01(self), make_inputs, ("image",), ("upscaled",), "upscaler (image) -> upscaled",
+                         usage, dynamic_axes={"image": {2: "height", 3: "width"}}, metadata={"scale": str(self.scale)})
+
     def _sample(self, n, labels, generator, z, options) -> torch.Tensor:
         raise TypeError(f"the {self.family} model upscales images, it does not sample new ones: use "
                         "upscale(images), or `latent-studio sample GENERATOR --upscale THIS_RUN`")
+
+
+class Upscale01(nn.Module):
+    """For ONNX export: images in [0, 1] -> r times larger in [0, 1] (``upscale`` in one pass)."""
+
+    def __init__(self, model: ESPCN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model(image * 2 - 1).add(1).div(2).clamp(0, 1)
 
 
 class ESPCNAlgorithm(Algorithm):
