@@ -188,6 +188,9 @@ class Search:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {settings.objective!r}")
         if settings.pruner not in PRUNERS:
             raise ConfigError(f"pruner must be one of {', '.join(PRUNERS)}, got {settings.pruner!r}")
+        if not settings.study or settings.study in (".", "..") or any(c in settings.study for c in "/\\:"):
+            raise ConfigError(f"the study name must be a plain folder name (its runs go to runs/<name>), "
+                              f"got {settings.study!r}")
         if settings.trials < 1:
             raise ConfigError(f"trials must be at least 1, got {settings.trials}")
         if settings.steps is not None and settings.steps < 1:

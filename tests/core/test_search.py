@@ -109,6 +109,13 @@ def test_objective_nll_needs_a_model_with_a_likelihood(tiny_config, tmp_path):
         Search(base, default_space(base), SearchSettings("x", objective="nll", runs_root=tmp_path))
 
 
+@pytest.mark.parametrize("study", ["", "a/b", ".."])
+def test_a_study_name_is_a_plain_folder_name(tmp_path, study):
+    base = tiny_vae()
+    with pytest.raises(ConfigError, match="plain folder name"):
+        Search(base, default_space(base), SearchSettings(study, objective="nll", runs_root=tmp_path))
+
+
 @pytest.mark.parametrize("name", sorted(all_presets()))
 def test_every_preset_has_a_valid_default_space(name):
     space = default_space(preset(name))
