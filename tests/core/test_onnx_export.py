@@ -20,7 +20,7 @@ pytest.importorskip("onnxscript")
 from studio.core import onnx_export  # noqa: E402
 
 # Families whose models offer an export (the others join as they gain onnx_module()).
-LATENT = ["gan", "cgan", "vae", "cvae", "vae-conv"]
+LATENT = ["gan", "cgan", "vae", "cvae", "vae-mlp"]
 OTHERS = [name for name in ("ddpm", "cddpm", "pixelcnn", "cpixelcnn", "espcn-x2") if name in PRESETS]
 TINY = {"width": 8, "channels": 8, "layers": 2, "res_blocks": 1}
 

@@ -50,16 +50,22 @@ def _train(**values) -> TrainConfig:
     return TrainConfig(**{"batch_size": 128, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, **values})
 
 
+# The default VAEs are convolutional: on mnist-5k the conv VAE's prior samples score
+# about half the FID (evaluator features) of the examples' MLP at similar cost, and the
+# conditional one draws the asked digit far more often (94.5% against 63% in
+# benchmarks/quality.py's scoring at 3000 vs 5000 steps).
 PRESETS_VAE = (
-    Preset("vae", "The pytorch/examples VAE (784-400-20), batch 128, Adam 1e-3",
+    Preset("vae", "A convolutional VAE (latent 20), batch 128, Adam 1e-3",
+           Config(DataConfig(), VAEConfig("vae", "conv", 20, 32), _train(steps=3000))),
+    Preset("vae-mlp", "The pytorch/examples VAE (784-400-20), batch 128, Adam 1e-3",
            Config(DataConfig(), VAEConfig("vae", "mlp", 20, 64), _train(steps=5000))),
     Preset("vae-2d", "A 2-D latent space: the explorer draws it as a clickable manifold map",
            Config(DataConfig(), VAEConfig("vae", "mlp", 2, 64), _train(steps=5000))),
-    Preset("vae-conv", "A small convolutional VAE",
-           Config(DataConfig(), VAEConfig("vae", "conv", 20, 32), _train(steps=2000))),
 )
 PRESETS_CVAE = (
-    Preset("cvae", "The examples' VAE with the one-hot label given to encoder and decoder",
+    Preset("cvae", "A convolutional VAE with the one-hot label given to encoder and decoder",
+           Config(DataConfig(), VAEConfig("cvae", "conv", 20, 32), _train(steps=3000))),
+    Preset("cvae-mlp", "The examples' MLP VAE with the one-hot label given to encoder and decoder",
            Config(DataConfig(), VAEConfig("cvae", "mlp", 20, 64), _train(steps=5000))),
 )
 
