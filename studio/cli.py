@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_tensorboard(train)
     train.set_defaults(func=cmd_train)
 
+    from studio.workflows_cli import add_workflow_parsers
+
+    add_workflow_parsers(sub)  # finetune, ensemble
+
     resume = sub.add_parser("resume", help="continue a run from its last checkpoint")
     resume.add_argument("run", type=Path)
     resume.add_argument("--steps", type=int, help="a new total step count (default: the run's own)")
@@ -90,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, kind in SAMPLE_OPTIONS.items():
         sample.add_argument(f"--{name}", type=kind, help=f"sampling option {name} (only for models that have it)")
     sample.add_argument("--out", type=Path, required=True, help="FILE.npz (uint8 images + labels) or FILE.png (a grid)")
+    sample.add_argument("--upscale", metavar="ESPCN_RUN", help="upscale the samples with a super-resolution run (espcn)")
     sample.set_defaults(func=cmd_sample)
 
     evaluate = sub.add_parser("eval", help="measure a run or checkpoint: FID (evaluator features), KID, precision/recall, coverage, ...")
@@ -256,6 +261,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise StudioError(f"--out must end in .npz or .png, got {args.out}")
     loaded = load_checkpoint(args.target)
     model = loaded.model
+    if model.is_upscaler:
+        raise StudioError(f"{loaded.path}: the {model.family} model upscales images rather than sampling them; "
+                          f"use `latent-studio sample GENERATOR --upscale {args.target}`")
     labels = None
     if model.conditional:
         if args.label is not None and not 0 <= args.label < model.num_classes:
@@ -264,7 +272,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     elif args.label is not None:
         raise StudioError(f"{loaded.path}: the {model.family} model is unconditional; --label needs a conditional model")
     options = _sample_options(args, model, loaded.path)
-    images = model.sample(args.n, labels, seeded(args.seed), **options)
+    members = None
+    if hasattr(model, "sample_with_members"):  # an ensemble: which member drew each image
+        images, members = model.sample_with_members(args.n, labels, seeded(args.seed), **options)
+    else:
+        images = model.sample(args.n, labels, seeded(args.seed), **options)
+    if args.upscale:
+        images = _upscale(images, _load_upscaler(args.upscale))
     if suffix == ".png":
         atomic_write_bytes(args.out, png_bytes(make_grid(images, nrow=int(np.ceil(np.sqrt(args.n))))))
     else:
@@ -273,10 +287,33 @@ def cmd_sample(args: argparse.Namespace) -> int:
         payload = {"images": np.ascontiguousarray(array)}
         if labels is not None:
             payload["labels"] = labels.to(torch.int64).numpy()
+        if members is not None:
+            payload["members"] = members.to(torch.int64).numpy()
         with atomic_open(args.out, "wb") as handle:
             np.savez(handle, **payload)
     print(f"Wrote {args.n} samples from step {loaded.step} to {args.out}")
     return 0
+
+
+def _load_upscaler(target: str):
+    from studio.core.errors import StudioError
+    from studio.core.train.checkpoint import load_checkpoint
+
+    upscaler = load_checkpoint(target)
+    if not upscaler.model.is_upscaler:
+        raise StudioError(f"{upscaler.path}: --upscale needs a super-resolution run (espcn), "
+                          f"not a {upscaler.model.family} model")
+    return upscaler
+
+
+def _upscale(images, upscaler):
+    """Samples in [0, 1] through an upscaler run (ESPCN), r times larger."""
+    from studio.core.errors import StudioError
+
+    try:
+        return upscaler.model.upscale(images)
+    except ValueError as exc:
+        raise StudioError(f"{upscaler.path}: {exc}") from None
 
 
 def _sample_options(args: argparse.Namespace, model, path) -> dict:
