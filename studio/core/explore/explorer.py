@@ -10,8 +10,9 @@ canvas; a 2-D encoder latent the manifold map. Latents travel flat, (latent_size
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,6 +51,13 @@ class ExplorerInfo:
     # An ensemble's member names (studio.core.ensemble); for a mixture,
     # render_batch_with_members says which member drew each image.
     members: tuple[str, ...] = ()
+    direction_kind: str = ""  # "ganspace" (learned from the network) or "random" (image-shaped latent)
+    can_cancel: bool = False  # the sampler takes should_stop: seconds per image, run as cancellable jobs
+    can_denoise: bool = False  # denoising_path: the scrubber over x_t and predicted x_0
+    can_complete: bool = False  # pixel-by-pixel drawing and completions of a partial image
+    can_truncate: bool = False  # a vector latent without an encoder (a GAN): the truncation slider
+    is_upscaler: bool = False  # an ESPCN: nothing to sample; it serves the super-resolution view
+    bookmarks: str = ""  # the run's bookmarks.json ("" when not known)
 
     @property
     def conditional(self) -> bool:
@@ -105,15 +113,27 @@ class Explorer:
             step=step,
             source=source,
             members=tuple(getattr(model, "names", ())),
+            direction_kind="" if self.directions is None else ("random" if not vector_latent else "ganspace"),
+            can_cancel=model.can_cancel,
+            can_denoise=model.can_denoise and caps.latent_shape is not None,
+            can_complete=model.can_complete,
+            can_truncate=vector_latent and not caps.can_encode,
+            is_upscaler=caps.is_upscaler,
         )
+        self.data_config: Any = None  # the run's DataConfig, for views that read training images
+        self.cache: dict[str, Any] = {}  # what the slower views build once per model (studio.core.explore.views)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> Explorer:
         """A run directory or a .safetensors file; CheckpointError names a bad file."""
+        from studio.core.explore.bookmarks import bookmarks_path
         from studio.core.train.checkpoint import load_checkpoint
 
         loaded = load_checkpoint(path, device="cpu")
-        return cls(loaded.model, loaded.class_names, loaded.step, str(loaded.path))
+        explorer = cls(loaded.model, loaded.class_names, loaded.step, str(loaded.path))
+        explorer.data_config = loaded.config.data
+        explorer.info = replace(explorer.info, bookmarks=str(bookmarks_path(loaded.path)))
+        return explorer
 
     def random_latent(self, seed: int) -> np.ndarray:
         return random_latent(self.info.latent_dim, seed)

@@ -31,3 +31,20 @@ def tile(frames: np.ndarray, ncol: int, pad: int = 0, fill: int = 0) -> np.ndarr
         y, x = pad + r * (h + pad), pad + col * (w + pad)
         out[y : y + h, x : x + w] = frames[i]
     return out
+
+
+# A few stops of matplotlib's viridis: perceptually even, readable by colour-blind people.
+_HEAT_STOPS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float32)
+NO_HEAT = (48, 48, 48)  # a pixel with no probability (not drawn yet, or given)
+
+
+def heat(values: np.ndarray) -> np.ndarray:
+    """(H, W) floats in [0, 1] (NaN: none) -> uint8 (H, W, 3) through viridis."""
+    v = np.asarray(values, dtype=np.float32)
+    missing = ~np.isfinite(v)
+    pos = np.clip(np.nan_to_num(v), 0.0, 1.0) * (len(_HEAT_STOPS) - 1)
+    lo = np.minimum(pos.astype(int), len(_HEAT_STOPS) - 2)
+    frac = (pos - lo)[..., None]
+    out = _HEAT_STOPS[lo] * (1 - frac) + _HEAT_STOPS[lo + 1] * frac
+    out[missing] = NO_HEAT
+    return np.ascontiguousarray(out.round().astype(np.uint8))

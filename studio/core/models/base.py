@@ -15,6 +15,11 @@ capabilities, never its family name:
   guidance, a PixelCNN's temperature), accepted by ``sample(**options)``.
 - ``is_upscaler``: an image -> image model (ESPCN) rather than a sampler: latent_shape is
   None, ``upscale(images01)`` returns the images ``scale`` times larger and ``sample`` raises.
+- ``can_cancel``: ``sample(..., should_stop=fn)`` polls fn and stops (a sampler of seconds).
+- ``can_denoise``: ``denoising_path(label, generator, z=, should_stop=, **options)`` yields each
+  sampler step's x_t and predicted x_0 (a diffusion model).
+- ``can_complete``: ``complete(images01, known_mask, labels, generator, ...)`` fills the unknown
+  pixels, and ``iter_sample`` draws pixel by pixel with each chosen value's probability (PixelCNN).
 
 Sampling takes an explicit ``torch.Generator`` and never touches the global RNG, so two
 models (or two trainers) in one process do not disturb each other. Images inside the
@@ -101,6 +106,9 @@ class GenerativeModel(nn.Module):
     likelihood_is_bound: ClassVar[bool] = False
     sample_options: ClassVar[dict[str, SampleOption]] = {}
     is_upscaler: ClassVar[bool] = False
+    can_cancel: ClassVar[bool] = False
+    can_denoise: ClassVar[bool] = False
+    can_complete: ClassVar[bool] = False
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int | None):
         super().__init__()
