@@ -31,9 +31,9 @@ def get_family(name: str, field: str = "model.family") -> Family:
 
 
 def _register_builtin() -> None:
-    from studio.core.families import espcn, gan, vae
+    from studio.core.families import espcn, gan, pixelcnn, vae
 
-    for module in (gan, vae, espcn):
+    for module in (gan, vae, pixelcnn, espcn):
         for family in module.FAMILIES:
             register(family)
 
