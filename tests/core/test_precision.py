@@ -46,15 +46,17 @@ def test_fp32_is_the_algorithms_own_step(tmp_path, tiny_config):
 
 @pytest.mark.parametrize("name", ["cgan", "wgan-gp", "vae"])
 def test_the_fp16_path_trains_with_loss_scaling(tmp_path, tiny_config, name):
-    """What CUDA's fp16 does, on the CPU's autocast: the scaler reaches every optimiser step."""
-    trainer = Trainer(tiny_config(name, log_every=1, sample_every=100), tmp_path / "run")
+    """What CUDA's fp16 does, on the CPU's autocast: the scaler reaches every optimiser step.
+    (The conv VAE's summed BCE overflows fp16 gradients at the first scales: the scaler skips
+    its first 8 steps, backing off from 65536 to 128, then steps.)"""
+    trainer = Trainer(tiny_config(name, steps=12, log_every=3, sample_every=100), tmp_path / "run")
     trainer.prepare()
     trainer.precision_step = PrecisionStep(trainer.algorithm, "fp16", torch.device("cpu"), check=False)
     before = [p.detach().clone() for p in trainer.model.parameters()]
     events = list(trainer.steps())
     assert not [e for e in events if isinstance(e, ev.Failed)]
     losses = [e.losses for e in events if isinstance(e, ev.Step)]
-    assert len(losses) == 6 and all(isinstance(v, float) for v in losses[-1].values())
+    assert len(losses) == 4 and all(isinstance(v, float) for v in losses[-1].values())
     scaler = trainer.precision_step.scaler
     assert scaler is trainer.algorithm.scaler and 0 < scaler.get_scale() <= 65536
     moved = sum(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))
