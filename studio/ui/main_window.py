@@ -348,6 +348,8 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         self.continue_action.setEnabled(True)
         self._explore_follows_run = True
+        if (run / "checkpoints" / "last.safetensors").exists():
+            self.explore_tab.load(run)  # Explore shows the opened run too, not the model before it
         if follow:
             self.train_tab.set_state("watching", can_start=self.engine_ready)
             self.follow_timer.start()

@@ -122,3 +122,68 @@ def test_corrupt_checkpoint_shows_an_error_and_the_app_stays_alive(qtbot, window
     assert window.explore_tab.info is None
     tab = load(qtbot, window, tiny_runs["cgan-mlp"])  # still usable
     assert tab.info is not None
+
+
+# -- issue 13: the header, image and captions describe the loaded model -----------------------
+def test_a_bad_file_after_a_model_says_so_and_keeps_describing_that_model(qtbot, window, tiny_runs, tmp_path):
+    tab = load(qtbot, window, tiny_runs["cgan-mlp"])
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with qtbot.waitSignal(tab.errorOccurred, timeout=10_000):
+        window.open_checkpoint(bad)
+    header = tab.source_label.text()
+    assert "Loading" not in header and "Could not open" in header and "x.safetensors" in header
+    assert "<b>cgan</b>" in header and tab.info.family == "cgan"
+    rendered(qtbot, tab, lambda: tab.axis_sliders.slider(0).setValue(50))  # the old model still renders
+
+
+def test_file_open_run_shows_that_run_in_explore(qtbot, window, tiny_runs):
+    tab = load(qtbot, window, tiny_runs["cgan-mlp"])
+    with qtbot.waitSignal(tab.rendered, timeout=20_000, check_params_cb=lambda c: c == "image"):
+        assert window.open_run(tiny_runs["vae-2d"], follow=False)
+    assert tab.info.family == "vae" and str(tiny_runs["vae-2d"]) in tab.source_label.text()
+
+
+def test_stopping_the_slerp_animation_shows_the_sliders_point_again(qtbot, cgan):
+    tab = cgan
+    tab.set_a_button.click()
+    rendered(qtbot, tab, lambda: tab.seed.setValue(tab.seed.value() + 1))
+    rendered(qtbot, tab, tab.set_b_button.click, "strip")
+    rendered(qtbot, tab, lambda: tab.seed.setValue(tab.seed.value() + 1))  # away from both ends
+    expected = tab.image_view.image().copy()
+    tab.play_button.click()
+    qtbot.waitUntil(lambda: any(np.array_equal(tab.image_view.image(), f) for f in tab.strip_frames[1:-1]),
+                    timeout=5_000)
+    rendered(qtbot, tab, tab.play_button.click)  # Stop
+    np.testing.assert_array_equal(tab.image_view.image(), expected)
+
+
+def test_random_keeps_the_direction_sliders_and_reset_zeroes_them(qtbot, cgan):
+    tab = cgan
+    rendered(qtbot, tab, lambda: tab.pc_sliders.slider(2).setValue(150))
+    rendered(qtbot, tab, tab.random_button.click)
+    assert tab.pc_sliders.values()[2] == pytest.approx(1.5) and tab.offsets[2] == pytest.approx(1.5)
+    np.testing.assert_allclose(tab.current_latent() - tab.z, 1.5 * tab.info.direction_vectors[2], atol=1e-5)
+    assert "keep" in tab.random_button.toolTip()
+    rendered(qtbot, tab, tab.reset_button.click)
+    assert not tab.pc_sliders.values().any() and not tab.offsets.any()
+
+
+def test_loading_another_model_clears_the_drawing_and_its_caption(qtbot, window, tiny_runs):
+    tab = load(qtbot, window, tiny_runs["vae-2d"])
+    with qtbot.waitSignal(tab.rendered, timeout=10_000, check_params_cb=lambda c: c == "encode"):
+        tab.canvas.stroke([(98, 30), (98, 170)])
+    assert "z = (" in tab.encode_label.text()
+    load(qtbot, window, tiny_runs["cgan-mlp"])
+    load(qtbot, window, tiny_runs["vae-2d"])
+    assert "z = (" not in tab.encode_label.text() and tab.recon_view.image() is None
+    assert tab.canvas.is_empty() and tab.strip_frames is None
+
+
+@pytest.mark.parametrize("run", ["cgan", "vae-2d"])
+def test_explore_fits_a_1280x720_screen(qtbot, make_window, tiny_runs, run):
+    window = make_window(size=(1280, 720))
+    tab = load(qtbot, window, tiny_runs[run])
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 720, hint
+    assert window.height() <= 720 and tab.image_view.height() >= 160 and tab.pages.isVisibleTo(window)
