@@ -40,7 +40,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 class ToyConfig:
     family: str = "toy"
     latent_dim: int = spec(4, "Latent size", lo=1, hi=16)
-    scale: float = spec(1.0, "Scale", "how far the decoder's output reaches", lo=0.0, hi=10.0)
+    gain: float = spec(1.0, "Gain", "how far the decoder's output reaches", lo=0.0, hi=10.0)
 
 
 class Toy(GenerativeModel):
@@ -49,11 +49,11 @@ class Toy(GenerativeModel):
     def __init__(self, cfg: ToyConfig, image_shape, num_classes):
         super().__init__(image_shape, num_classes)
         self.latent_shape = (cfg.latent_dim,)
-        self.scale = cfg.scale
+        self.gain = cfg.gain
         self.net = nn.Linear(cfg.latent_dim, math.prod(image_shape))
 
     def decode(self, z, labels):
-        return torch.tanh(self.scale * self.net(z)).view(-1, *self.image_shape)
+        return torch.tanh(self.gain * self.net(z)).view(-1, *self.image_shape)
 
 
 class ToyAlgorithm(Algorithm):
@@ -84,8 +84,8 @@ def toy_family():
 
 
 def test_a_registered_family_is_validated_listed_and_trained(toy_family, tmp_path, capsys):
-    with pytest.raises(ConfigError, match="model.scale must be between 0 and 10"):
-        config_from_dict({"model": {"family": "toy", "scale": 20.0}})
+    with pytest.raises(ConfigError, match="model.gain must be between 0 and 10"):
+        config_from_dict({"model": {"family": "toy", "gain": 20.0}})
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "toy" in capsys.readouterr().out
@@ -232,3 +232,13 @@ def test_a_monitor_that_cannot_be_prepared_is_reported_and_the_run_trains(tmp_pa
     assert statuses[-1].state == "failed"
     assert statuses[-1].message == "Live metrics are off for this run: evaluator cache: disk full"
     assert isinstance(events[-1], ev.Finished) and events[-1].step == 4
+
+
+def test_a_family_whose_field_clashes_with_another_kind_is_refused():
+    @dataclass(frozen=True)
+    class Clash:
+        family: str = "clash"
+        arch: int = spec(1, "Architecture", lo=0, hi=3)  # the GANs' arch is a choice of strings
+
+    with pytest.raises(TypeError, match="model.arch holds a int but .*str choice"):
+        register(Family("clash", "Clash", Clash, Toy, ToyAlgorithm))

@@ -75,14 +75,14 @@ def test_a_family_registered_later_brings_its_fields_and_presets(window):
         assert "toy" in [combo.itemData(i) for i in range(combo.count())]
         assert "toy" in [tab.preset.itemText(i) for i in range(tab.preset.count())]
         set_fields(window, {"model.family": "toy"})
-        scale = tab.fields["model.scale"]
-        assert not scale.isHidden() and tab.labels["model.scale"].text() == "Scale"
-        assert "how far the decoder's output reaches" in scale.toolTip()
+        gain = tab.fields["model.gain"]
+        assert not gain.isHidden() and tab.labels["model.gain"].text() == "Gain"
+        assert "how far the decoder's output reaches" in gain.toolTip()
         assert tab.fields["model.loss"].isHidden()  # a GAN field the toy has not
-        set_fields(window, {"model.scale": "20"})
-        assert "model.scale must be between 0 and 10" in tab.validation.text()
-        set_fields(window, {"model.scale": "2"})
-        assert tab.config().model == TOY.section(latent_dim=tab.config().model.latent_dim, scale=2.0)
+        set_fields(window, {"model.gain": "20"})
+        assert "model.gain must be between 0 and 10" in tab.validation.text()
+        set_fields(window, {"model.gain": "2"})
+        assert tab.config().model == TOY.section(latent_dim=tab.config().model.latent_dim, gain=2.0)
     finally:
         unregister("toy")
         tab.set_families(FAMILIES)

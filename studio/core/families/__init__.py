@@ -16,8 +16,33 @@ DEFAULT_FAMILY = "cgan"
 
 
 def register(family: Family) -> Family:
+    """Add a family. Its [model] fields may share a name with another family's only when
+    they hold the same kind of value (the Model tab shows one widget per name)."""
+    _check_shared_fields(family)
     FAMILIES[family.name] = family
     return family
+
+
+def _field_kind(section: type, name: str) -> tuple[str, bool]:
+    from studio.core.fields import field_spec
+
+    meta = field_spec(section, name)
+    return type(getattr(section(), name)).__name__, bool(meta and meta.choices is not None)
+
+
+def _check_shared_fields(family: Family) -> None:
+    from dataclasses import fields
+
+    for other in FAMILIES.values():
+        if other.section is family.section or other.name == family.name:
+            continue
+        shared = {f.name for f in fields(family.section)} & {f.name for f in fields(other.section)}
+        for name in sorted(shared - {"family"}):
+            ours, theirs = _field_kind(family.section, name), _field_kind(other.section, name)
+            if ours != theirs:
+                raise TypeError(f"family {family.name}: field model.{name} holds a {ours[0]}"
+                                f"{' choice' if ours[1] else ''} but {other.name}'s holds a {theirs[0]}"
+                                f"{' choice' if theirs[1] else ''}; give it another name")
 
 
 def unregister(name: str) -> None:
@@ -31,9 +56,9 @@ def get_family(name: str, field: str = "model.family") -> Family:
 
 
 def _register_builtin() -> None:
-    from studio.core.families import espcn, gan, pixelcnn, vae
+    from studio.core.families import diffusion, espcn, gan, pixelcnn, vae
 
-    for module in (gan, vae, pixelcnn, espcn):
+    for module in (gan, vae, pixelcnn, diffusion, espcn):
         for family in module.FAMILIES:
             register(family)
 
