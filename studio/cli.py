@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--download", action="store_true", help="download the dataset if it is not on disk")
     train.add_argument("--steps", type=int)
     train.add_argument("--out", type=Path, help="the run directory (default runs/<model>-<time>)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (without it, an existing run is refused)")
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="auto, cpu, cuda or mps")
     train.add_argument("--init-from", metavar="RUN_OR_CHECKPOINT",
@@ -83,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_live_metrics(resume)
     _add_tensorboard(resume)
     resume.set_defaults(func=cmd_resume)
+
+    pin = sub.add_parser("pin", help="keep a step checkpoint of a run for good (the newest "
+                                     "train.keep_checkpoints are kept, older ones removed unless pinned)")
+    pin.add_argument("run", type=Path)
+    pin.add_argument("step", type=int)
+    pin.add_argument("--remove", action="store_true", help="unpin it (it is then removed like any old checkpoint)")
+    pin.set_defaults(func=cmd_pin)
 
     sample = sub.add_parser("sample", help="draw samples from a run or checkpoint into .npz or .png")
     sample.add_argument("target", metavar="RUN_OR_CHECKPOINT")
@@ -149,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tensorboard:
         train["tensorboard"] = True
     config = config.with_overrides(data=data, train=train)
-    return _run_trainer(Trainer(config, args.out, callbacks=_extra_callbacks(args)))
+    return _run_trainer(Trainer(config, args.out, callbacks=_extra_callbacks(args), overwrite=args.overwrite), "train")
 
 
 def _extra_callbacks(args: argparse.Namespace) -> list:
@@ -174,10 +183,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         from studio.core.config import save_config
 
         save_config(trainer.config, trainer.run.config_path)
-    return _run_trainer(trainer)
+    return _run_trainer(trainer, "resume")
 
 
-def _run_trainer(trainer) -> int:
+def _run_trainer(trainer, command: str) -> int:
     from tqdm import tqdm
 
     from studio.core.train import events as ev
@@ -208,6 +217,10 @@ def _run_trainer(trainer) -> int:
                 bar.set_postfix_str(f"{losses} {event.images_per_sec:,.0f} img/s")
             elif isinstance(event, ev.Metrics):
                 bar.write("step {}: {}".format(event.step, ", ".join(f"{k}={v:.3g}" for k, v in event.values.items())))
+            elif isinstance(event, ev.Failed) and event.user_error:  # e.g. a full disk: one line, exit 2
+                bar.close()
+                print(f"latent-studio {command}: error: {event.message}", file=sys.stderr)
+                status = EXIT_USER_ERROR
             elif isinstance(event, ev.Failed):
                 bar.write(f"Training failed: {event.message}")
                 status = 1
@@ -243,22 +256,41 @@ def _stop_on_ctrl_c(trainer) -> dict[str, int]:
     return state
 
 
+# -- pin -----------------------------------------------------------------------------------
+def cmd_pin(args: argparse.Namespace) -> int:
+    from studio.core.errors import CheckpointError
+    from studio.core.train.manifest import pin, unpin
+    from studio.core.train.rundir import RunDir
+
+    run = RunDir(args.run)
+    if not run.checkpoints_dir.is_dir():
+        raise CheckpointError(f"{run.path}: not a run directory with checkpoints")
+    if args.remove:
+        print(f"Unpinned step {args.step}: removed {unpin(run.checkpoints_dir, args.step)}")
+    else:
+        print(f"Pinned step {args.step}: {pin(run.checkpoints_dir, args.step)}")
+    return 0
+
+
 # -- sample --------------------------------------------------------------------------------
 def cmd_sample(args: argparse.Namespace) -> int:
-    import numpy as np
+    """Samples in batches, streamed into the file (studio.core.sample_files): memory stays
+    bounded whatever --n, and --n has a stated upper limit."""
     import torch
+    from tqdm import tqdm
 
     from studio.core.errors import StudioError
-    from studio.core.fileio import atomic_open, atomic_write_bytes
+    from studio.core.fileio import check_output_file
     from studio.core.models import seeded
+    from studio.core.sample_files import batch_size_for, check_count, sample_batches, write_samples
     from studio.core.train.checkpoint import load_checkpoint
-    from studio.core.train.grid import make_grid, png_bytes
 
     if args.n < 1:
         raise StudioError(f"--n must be at least 1, got {args.n}")
     suffix = args.out.suffix.lower()
     if suffix not in (".npz", ".png"):
         raise StudioError(f"--out must end in .npz or .png, got {args.out}")
+    check_output_file(args.out)  # before the model is loaded or anything sampled
     loaded = load_checkpoint(args.target)
     model = loaded.model
     if model.is_upscaler:
@@ -272,25 +304,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
     elif args.label is not None:
         raise StudioError(f"{loaded.path}: the {model.family} model is unconditional; --label needs a conditional model")
     options = _sample_options(args, model, loaded.path)
-    members = None
-    if hasattr(model, "sample_with_members"):  # an ensemble: which member drew each image
-        images, members = model.sample_with_members(args.n, labels, seeded(args.seed), **options)
-    else:
-        images = model.sample(args.n, labels, seeded(args.seed), **options)
-    if args.upscale:
-        images = _upscale(images, _load_upscaler(args.upscale))
-    if suffix == ".png":
-        atomic_write_bytes(args.out, png_bytes(make_grid(images, nrow=int(np.ceil(np.sqrt(args.n))))))
-    else:
-        array = images.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        array = array[..., 0] if array.shape[-1] == 1 else array
-        payload = {"images": np.ascontiguousarray(array)}
-        if labels is not None:
-            payload["labels"] = labels.to(torch.int64).numpy()
-        if members is not None:
-            payload["members"] = members.to(torch.int64).numpy()
-        with atomic_open(args.out, "wb") as handle:
-            np.savez(handle, **payload)
+    check_count(args.n, suffix, model.image_shape)  # an upscaler's larger images: checked on the first batch
+    upscaler = _load_upscaler(args.upscale) if args.upscale else None
+    generator = seeded(args.seed)
+
+    def draw(size: int, part):
+        members = None
+        if hasattr(model, "sample_with_members"):  # an ensemble: which member drew each image
+            images, members = model.sample_with_members(size, part, generator, **options)
+        else:
+            images = model.sample(size, part, generator, **options)
+        return (images if upscaler is None else _upscale(images, upscaler)), members
+
+    batch = batch_size_for(model.image_shape)
+    with tqdm(total=args.n, unit="sample", disable=args.n <= batch, file=sys.stderr, dynamic_ncols=True) as bar:
+        write_samples(args.out, sample_batches(draw, args.n, labels, batch), args.n, bar.update)
     print(f"Wrote {args.n} samples from step {loaded.step} to {args.out}")
     return 0
 
@@ -339,6 +367,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.n < 10:
         raise StudioError(f"--n must be at least 10, got {args.n}")
+    if args.json:
+        from studio.core.fileio import check_output_file
+
+        check_output_file(args.json)  # before minutes of sampling, not after
     return run_eval(args.target, n=args.n, json_path=str(args.json) if args.json else None, seed=args.seed)
 
 

@@ -78,6 +78,8 @@ class TrainConfig:
     sample_every: int = spec(200, "Sample grid every", "steps between sample grids", lo=1, hi=10_000_000, group="Run")
     checkpoint_every: int = spec(1000, "Checkpoint every", "steps between checkpoints", lo=1, hi=10_000_000,
                                  group="Run")
+    keep_checkpoints: int = spec(3, "Checkpoints kept", "the newest step checkpoints a run keeps; older ones are "
+                                 "removed unless pinned (latent-studio pin RUN STEP)", lo=1, hi=10_000, group="Run")
     tensorboard: bool = spec(False, "TensorBoard", "also write TensorBoard events (losses, live metrics, sample "
                              "grids, hparams) to runs/<name>/tb/; needs latent-studio[tensorboard]", group="")
     init_from: str = spec("", "Start from", "a run or checkpoint whose matching weights start this run "
@@ -167,7 +169,7 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     model_raw, train_raw = _migrate_v0(family.section, model_raw, train_raw)
     augment = build_section(AugmentConfig, data_raw.pop("augment", {}), "data.augment")
     data = build_section(DataConfig, data_raw, "data", augment=augment)
-    model = build_section(family.section, model_raw, "model")
+    model = build_section(family.section, model_raw, "model", family=family.name)  # the section's default may differ
     train = build_section(TrainConfig, train_raw, "train")
     return Config(data=data, model=model, train=train).validate()
 
@@ -199,19 +201,32 @@ def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def config_from_toml(text: str, source: str = "config") -> Config:
+    """A config from TOML; a file with no settings at all is the default preset (what
+    `latent-studio train` trains without options), not the bare field defaults."""
     try:
         raw = tomllib.loads(text.removeprefix("\ufeff"))  # a BOM from a Windows editor
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses per nesting level
+        raise ConfigError(f"{source}: not a config (arrays or tables nested too deeply)") from None
+    if not raw:
+        from studio.core.presets import DEFAULT_PRESET, preset
+
+        return preset(DEFAULT_PRESET)
     try:
         return config_from_dict(raw)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
 
+MAX_CONFIG_BYTES = 1024**2  # a config is a few hundred bytes; a huge file is something else
+
+
 def load_config(path: str | Path) -> Config:
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size:,} bytes is too large for a config file")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config ({exc})") from None

@@ -22,4 +22,20 @@ class CheckpointError(StudioError):
     """A checkpoint or run directory is missing, corrupt or foreign."""
 
 
+class WriteError(StudioError, OSError):
+    """A file could not be written: disk full, no permission, read-only file system.
+
+    Also an OSError, so callers that already handle OSError (the window's export
+    dialogs) keep handling it; ``errno`` is the cause's.
+    """
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
+
+
+class RunLocked(StudioError):
+    """Another process (or a stale lock we cannot verify) holds the run directory."""
+
+
 USER_ERRORS = (StudioError, ConfigError)

@@ -93,3 +93,21 @@ def test_missing_target_and_empty_run_dir(tmp_path):
         load_checkpoint(tmp_path / "absent")
     with pytest.raises(CheckpointError, match="no checkpoint yet"):
         load_checkpoint(tmp_path)
+
+
+def test_metadata_claiming_a_huge_model_is_refused_before_it_is_built(tmp_path, trained_run):
+    import json
+    import time
+
+    data = (trained_run / "checkpoints" / "last.safetensors").read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    header["__metadata__"]["image_shape"] = "1,4096,4096"  # a DCGAN for it would take terabytes
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    bomb = tmp_path / "bomb.safetensors"
+    bomb.write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + n :])
+    started = time.monotonic()
+    with pytest.raises(CheckpointError, match="bomb.safetensors: its metadata describes a model of more than"):
+        load_checkpoint(bomb)
+    assert time.monotonic() - started < 5

@@ -93,3 +93,12 @@ def test_downscale_is_antialiased_bicubic_and_stays_in_range():
     assert low.shape == (2, 1, 7, 7) and float(low.min()) >= -1 and float(low.max()) <= 1
     ref = torch.nn.functional.interpolate(x, size=(7, 7), mode="bicubic", antialias=True).clamp(-1, 1)
     assert torch.equal(low, ref)
+
+
+def test_live_metrics_are_off_for_an_upscaler(tmp_path):
+    from studio.core.train.live_metrics import LiveMetrics
+
+    config = preset("espcn-x4").with_overrides(model={"width": 8}, train={"steps": 2, "batch_size": 8, "threads": 1})
+    events = list(Trainer(config, tmp_path / "sr", callbacks=[LiveMetrics()]).steps())
+    status = [e for e in events if isinstance(e, ev.MonitorStatus)]
+    assert isinstance(events[-1], ev.Finished) and status[-1].state == "off" and "upscaler" in status[-1].message

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from studio.core.errors import WriteError
 from studio.core.fileio import atomic_write_bytes
 from studio.core.train import events as ev
 from studio.core.train.grid import grid_layout, make_grid, png_bytes
@@ -216,8 +217,10 @@ class SampleGrids(Callback):
 class Checkpointer(Callback):
     """Checkpoints every ``checkpoint_every`` steps, on request, and at the end.
 
-    Weights (with a step copy kept) and the resume state; nothing is written when a loss
-    is not finite, so the last good checkpoint survives a divergence.
+    Weights and resume state, committed as one unit (studio.core.train.manifest);
+    nothing is written when a loss is not finite, so the last good checkpoint survives a
+    divergence, and a write that fails (a full disk) ends the run with the previous
+    checkpoint still committed.
     """
 
     name = "checkpoints"
@@ -227,17 +230,20 @@ class Checkpointer(Callback):
         due = info.step % trainer.config.train.checkpoint_every == 0 and not info.last
         if not (due or trainer.take_save_request()):
             return ()
-        return [self.save(trainer, info.losses, keep_step_copy=True)]
+        return [self.save(trainer, info.losses)]
 
     def on_end(self, trainer: Trainer, stopped: bool) -> Iterable[ev.Event]:
         if trainer.step == 0 or (stopped and not trainer.save_on_stop):
             return ()
-        return [self.save(trainer, trainer.last_losses, keep_step_copy=not stopped)]
+        return [self.save(trainer, trainer.last_losses)]
 
-    def save(self, trainer: Trainer, losses: dict[str, torch.Tensor], keep_step_copy: bool) -> ev.Event:
+    def save(self, trainer: Trainer, losses: dict[str, torch.Tensor]) -> ev.Event:
         if bad := first_non_finite(losses):
             return trainer.fail_loss(*bad)
-        return trainer.save_checkpoint(keep_step_copy)
+        try:
+            return trainer.save_checkpoint()
+        except WriteError as exc:
+            return trainer.fail_write(exc)
 
 
 def default_callbacks(extra: Iterable[Callback] = ()) -> list[Callback]:

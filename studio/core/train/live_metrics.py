@@ -125,6 +125,10 @@ class LiveMetrics(Callback):
         """Prepare the monitor on a thread, yielding its progress; a stop cancels it."""
         from studio.core.metrics.evaluator import EvaluatorCancelled
 
+        if getattr(trainer.config.family.model_class(), "is_upscaler", False):
+            yield ev.MonitorStatus("off", "No live metrics: an upscaler makes no samples to score; "
+                                          "its PSNR against bicubic is logged with the losses.")
+            return
         prepare = self._prepare
         if prepare is None:
             import studio.core.metrics as metrics

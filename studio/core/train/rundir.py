@@ -4,17 +4,24 @@ runs/<name>/
     config.toml            the full config
     metrics.jsonl          one JSON object per logged step, flushed as written
     samples/step-NNNNNN.png
-    checkpoints/last.safetensors, step-N.safetensors, last.state.pt
+    checkpoints/           step files, manifest.json, last.safetensors (studio.core.train.manifest)
+    .lock                  while a process trains here: its pid and host (studio.core.train.runlock)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from studio.core.fileio import atomic_write_text
+from studio.core.fileio import AppendFile, atomic_write_text, writing
+
+# What a run directory holds of ours; --overwrite removes exactly these.
+RUN_FILES = ("config.toml", "metrics.jsonl", "error.log")
+RUN_FOLDERS = ("samples", "checkpoints")
 
 
 class RunDir:
@@ -25,12 +32,15 @@ class RunDir:
     def create(cls, runs_root: str | Path, name: str) -> RunDir:
         """A fresh directory under runs_root; a numeric suffix keeps names unique."""
         root = Path(runs_root)
-        candidate, n = root / name, 1
-        while candidate.exists():
-            n += 1
-            candidate = root / f"{name}-{n}"
-        candidate.mkdir(parents=True)
-        return cls(candidate)
+        n = 1
+        with writing(root):
+            while True:
+                candidate = root / (name if n == 1 else f"{name}-{n}")
+                try:
+                    candidate.mkdir(parents=True)
+                    return cls(candidate)
+                except FileExistsError:  # another run took the name meanwhile
+                    n += 1
 
     @staticmethod
     def default_name(family: str) -> str:
@@ -60,6 +70,26 @@ class RunDir:
     def state_path(self) -> Path:
         return self.checkpoints_dir / "last.state.pt"
 
+    def holds_run(self) -> bool:
+        """Something was trained here (a new run must not mix with it)."""
+        return any((self.path / name).exists() for name in (*RUN_FILES, *RUN_FOLDERS))
+
+    def clear(self) -> None:
+        """Remove the files of a previous run (--overwrite); anything else stays."""
+        with writing(self.path):
+            for name in RUN_FILES:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.path / name).unlink()
+            for name in RUN_FOLDERS:
+                shutil.rmtree(self.path / name, ignore_errors=True)
+
+    def remove_samples_after(self, step: int) -> None:
+        """On resume, the grids of steps that will be trained again."""
+        for path in self.sample_paths():
+            with contextlib.suppress(ValueError, OSError):
+                if int(path.stem.split("-")[1]) > step:
+                    path.unlink()
+
     def sample_path(self, step: int) -> Path:
         return self.samples_dir / f"step-{step:06d}.png"
 
@@ -85,14 +115,13 @@ class RunDir:
 
 
 class MetricsLog:
-    """Appends JSON lines and flushes each one, so a watcher sees it at once."""
+    """Appends JSON lines, each in one unbuffered write, so a watcher sees it at once."""
 
     def __init__(self, path: Path):
-        self._handle = path.open("a", encoding="utf-8")
+        self._file = AppendFile(path)
 
     def write(self, record: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(record) + "\n")
-        self._handle.flush()
+        self._file.write((json.dumps(record) + "\n").encode("utf-8"))
 
     def close(self) -> None:
-        self._handle.close()
+        self._file.close()

@@ -10,10 +10,18 @@ Randomness: the model is initialised under ``torch.random.fork_rng`` and trainin
 draws from the trainer's own seeded generators (saved with the resume state), so a
 run neither reads nor writes the global RNG and two trainers can share a process.
 The CPU thread count is the caller's to set (``apply_threads``), once.
+
+The run directory: ``prepare()`` checks the model fits the device's memory (before
+anything is allocated), takes the directory's lock (one writer, studio.core.train.runlock),
+tidies what a killed writer left, checks it can write, and refuses to train a new run
+into a directory that holds one unless ``overwrite``. A checkpoint commits weights and
+resume state as one unit (studio.core.train.manifest); a failed write keeps the last
+checkpoint and ends the run with a Failed event, so the run stays resumable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from collections.abc import Iterable, Iterator
@@ -26,16 +34,20 @@ from studio.core.config import Config, ConfigError, load_config
 from studio.core.data import ImageData, load_dataset
 from studio.core.data.augment import make_augmenter
 from studio.core.data.sampler import BatchSampler
-from studio.core.errors import USER_ERRORS, CheckpointError
-from studio.core.fileio import atomic_write_text
+from studio.core.errors import USER_ERRORS, CheckpointError, WriteError
+from studio.core.fileio import atomic_write_text, check_writable, writing
 from studio.core.models import GenerativeModel, build_model
 from studio.core.train import events as ev
 from studio.core.train.algorithm import Algorithm
+from studio.core.train.budget import check_budget
 from studio.core.train.callbacks import Callback, StepInfo, default_callbacks
-from studio.core.train.checkpoint import load_checkpoint, load_state, save_checkpoint, save_state
+from studio.core.train.checkpoint import checkpoint_bytes, load_state, read_checkpoint, state_bytes
 from studio.core.train.ema import EMA
+from studio.core.train.manifest import commit, committed, tidy
 from studio.core.train.precision import PrecisionStep, check_precision
+from studio.core.train.resumecheck import check_resumable
 from studio.core.train.rundir import RunDir
+from studio.core.train.runlock import RunLock
 from studio.core.train.transfer import freeze, init_from_checkpoint
 
 
@@ -66,6 +78,7 @@ class Trainer:
     data, builds the model and restores state when resuming. It raises the user's
     errors (ConfigError, DataError, CheckpointError) so a CLI can report them.
     ``callbacks``: extra callbacks (live metrics, TensorBoard, ...) besides the defaults.
+    ``overwrite``: a new run may replace the run already in ``run_dir`` (else refused).
     """
 
     def __init__(
@@ -77,11 +90,15 @@ class Trainer:
         data: ImageData | None = None,
         callbacks: Iterable[Callback] = (),
         resume: bool = False,
+        overwrite: bool = False,
     ):
         self.config = config.validate()
         self._run_dir_arg = Path(run_dir) if run_dir is not None else None
         self._runs_root = Path(runs_root)
         self._resume = resume
+        self.overwrite = overwrite
+        self.lock: RunLock | None = None
+        self.saved_step: int | None = None  # of the committed checkpoint
         self.data = data
         self.callbacks: list[Callback] = default_callbacks(callbacks)
         self.run: RunDir | None = None
@@ -163,6 +180,21 @@ class Trainer:
         self.device = pick_device(cfg.train.device)
         check_precision(cfg.train.precision, self.device, cfg.family.algorithm_class(), cfg.family.name)
         data = self.load_data()
+        check_budget(cfg, data.image_shape, data.num_classes, self.device)  # before any allocation
+        self.run = self._open_run()
+        try:
+            self._build(data)
+            if self._resume:
+                self._restore()
+            else:
+                atomic_write_text(self.run.config_path, cfg.to_toml())
+        except BaseException:
+            self.close()
+            raise
+        self._prepared = True
+
+    def _build(self, data: ImageData) -> None:
+        cfg = self.config
         seed = cfg.train.seed
         with torch.random.fork_rng(devices=[]):  # initialisation from the seed, global RNG untouched
             torch.manual_seed(seed)
@@ -176,13 +208,6 @@ class Trainer:
         self.ema = EMA(self.model, cfg.train.ema) if cfg.train.ema > 0 else None
         self.sampler = BatchSampler(data, cfg.train.batch_size, torch.Generator().manual_seed(seed + 1), self.device)
         self.augment = make_augmenter(cfg.data.augment, data.image_shape[0], self.augment_generator)
-        if self._resume:
-            self.run = RunDir(self._run_dir_arg)
-            self._restore()
-        else:
-            self.run = self._new_run_dir()
-            atomic_write_text(self.run.config_path, cfg.to_toml())
-        self._prepared = True
 
     def _start_from(self, model: GenerativeModel) -> None:
         """``train.init_from`` and ``train.freeze`` (not on resume: the checkpoint has it all)."""
@@ -197,18 +222,65 @@ class Trainer:
             if report is not None:
                 self.notes += report.frozen_fresh_lines(self.frozen)
 
-    def _new_run_dir(self) -> RunDir:
-        if self._run_dir_arg is None:
-            return RunDir.create(self._runs_root, RunDir.default_name(self.config.model.family))
-        self._run_dir_arg.mkdir(parents=True, exist_ok=True)
-        return RunDir(self._run_dir_arg)
+    def _open_run(self) -> RunDir:
+        """The run directory, created (or refused, or cleared) and locked for this trainer."""
+        if self._resume:
+            run = RunDir(self._run_dir_arg)
+        elif self._run_dir_arg is None:
+            run = RunDir.create(self._runs_root, RunDir.default_name(self.config.model.family))
+        else:
+            run = RunDir(self._run_dir_arg)
+            if run.holds_run() and not self.overwrite:
+                raise CheckpointError(f"{run.path}: already holds a run; continue it with `latent-studio resume "
+                                      f"{run.path}`, or replace it with --overwrite")
+            with writing(run.path):
+                run.path.mkdir(parents=True, exist_ok=True)
+        self.lock = RunLock.acquire(run.path)
+        try:
+            if self.overwrite and not self._resume:
+                run.clear()
+            if self.lock.took_over:
+                self.notes.append(f"Took over the run directory from pid {self.lock.took_over.get('pid', '?')}, "
+                                  "a process that is gone")
+            self.notes += tidy(run.path, run.checkpoints_dir)
+            for folder in (run.checkpoints_dir, run.samples_dir):  # before the first step, not after it
+                check_writable(folder)
+        except BaseException:
+            self.lock.release()
+            raise
+        return run
+
+    def close(self) -> None:
+        """Release the run directory's lock (steps() does when its loop ends); idempotent."""
+        if self.lock is not None:
+            self.lock.release()
 
     def _restore(self) -> None:
-        loaded = load_checkpoint(self.run.last_checkpoint)
-        state = load_state(self.run.state_path)
-        if int(state.get("step", -1)) != loaded.step:
-            raise CheckpointError(f"{self.run.state_path}: resume state is for step {state.get('step')}, weights for step {loaded.step}")
-        tensors = loaded.tensors
+        """Continue from the committed checkpoint, or from step 0 when there is none yet."""
+        found = committed(self.run.checkpoints_dir)
+        if found is None:
+            self.notes.append(f"{self.run.path} has no checkpoint yet: training starts over from step 0")
+            self._forget_after(0)
+            return
+        loaded = read_checkpoint(found.weights)
+        check_resumable(self.run.config_path, self.config, loaded, self.data)
+        state = load_state(found.state)
+        if int(state.get("step", -1)) != loaded.step or found.step not in (None, loaded.step):
+            raise CheckpointError(f"{found.state}: resume state is for step {state.get('step')}, weights for step {loaded.step}")
+        try:
+            self._apply(loaded.tensors, state)
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{found.weights}: does not fit the model of {self.run.config_path} ({first})") from None
+        self.step = self.saved_step = loaded.step
+        self._forget_after(self.step)
+
+    def _forget_after(self, step: int) -> None:
+        """What was logged after the step we continue from is trained (and logged) again."""
+        self.run.truncate_metrics(step)
+        self.run.remove_samples_after(step)
+
+    def _apply(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         if self.ema is not None:
             ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
@@ -225,22 +297,23 @@ class Trainer:
             self.augment_generator.set_state(generators["augment"])
         for callback in self.callbacks:
             callback.load_state_dict(state.get("callbacks", {}).get(callback.name, {}))
-        self.step = loaded.step
-        self.run.truncate_metrics(self.step)
 
     # -- the loop ----------------------------------------------------------------------
     def steps(self) -> Iterator[ev.Event]:
         """Train to config.train.steps, yielding events; never raises for a failed run."""
         try:
             yield from self._loop()
+        except WriteError as exc:  # a grid or a metrics line: the run ends, its checkpoint kept
+            yield self.fail_write(exc)
         except USER_ERRORS as exc:
-            yield ev.Failed(self.step, str(exc))
+            yield ev.Failed(self.step, str(exc), user_error=True)
         except Exception as exc:  # noqa: BLE001 - the GUI must survive any failure
             self._write_error_log()
             yield ev.Failed(self.step, f"{type(exc).__name__}: {exc}")
         finally:
             for callback in self.callbacks:
                 callback.close(self)
+            self.close()
 
     def _loop(self) -> Iterator[ev.Event]:
         self.load_data()
@@ -297,13 +370,17 @@ class Trainer:
         return losses
 
     # -- outputs (called by the callbacks) ---------------------------------------------
-    def save_checkpoint(self, keep_step_copy: bool) -> ev.Checkpoint:
+    def save_checkpoint(self) -> ev.Checkpoint:
+        """Commit this step's weights and resume state as one checkpoint; raises WriteError
+        (the previous checkpoint still committed) when they cannot be written."""
         ema_state = self.ema.state_dict() if self.ema is not None else None
-        args = (self.model, self.config, self.step, self.data.class_names, self.data.name, ema_state)
-        save_state(self.run.state_path, self.resume_state())
-        save_checkpoint(self.run.last_checkpoint, *args)
-        if keep_step_copy:
-            save_checkpoint(self.run.checkpoints_dir / f"step-{self.step}.safetensors", *args)
+
+        def weights() -> bytes:
+            return checkpoint_bytes(self.model, self.config, self.step, self.data.class_names, self.data.name, ema_state)
+
+        commit(self.run.checkpoints_dir, self.step, weights, lambda: state_bytes(self.resume_state()),
+               self.config.train.keep_checkpoints)
+        self.saved_step = self.step
         return ev.Checkpoint(self.step, self.run.last_checkpoint)
 
     def resume_state(self) -> dict[str, Any]:
@@ -316,10 +393,18 @@ class Trainer:
             "callbacks": {c.name: c.state_dict() for c in self.callbacks if c.name},
         }
 
-    def fail(self, message: str) -> ev.Failed:
+    def fail(self, message: str, user_error: bool = False) -> ev.Failed:
         """End the run with a failure (a callback's verdict); the caller yields the event."""
         self.failed = True
-        return ev.Failed(self.step, message)
+        return ev.Failed(self.step, message, user_error)
+
+    def fail_write(self, exc: WriteError) -> ev.Failed:
+        """A write failed: stop here, the committed checkpoint (if any) still resumes the run."""
+        if self.saved_step is None:
+            kept = f"; stopped at step {self.step}, before any checkpoint"
+        else:
+            kept = f"; stopped at step {self.step}, the checkpoint of step {self.saved_step} is kept: resume once it can write"
+        return self.fail(f"{exc}{kept}", user_error=True)
 
     def fail_loss(self, name: str, value: float) -> ev.Failed:
         kept = self.run.last_checkpoint if self.run.last_checkpoint.exists() else None
@@ -328,4 +413,5 @@ class Trainer:
 
     def _write_error_log(self) -> None:
         if self.run is not None:
-            atomic_write_text(self.run.path / "error.log", traceback.format_exc())
+            with contextlib.suppress(OSError):  # a full disk must not hide the original failure
+                atomic_write_text(self.run.path / "error.log", traceback.format_exc())
