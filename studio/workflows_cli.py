@@ -12,7 +12,6 @@ The upscaling of samples (``sample --upscale``) lives with `sample` in studio.cl
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,8 @@ def add_workflow_parsers(sub: Any) -> None:
     ft.add_argument("--steps", type=int, help="fine-tuning steps (default: the run's step count)")
     ft.add_argument("--lr", type=float, help="learning rate (default: the run's)")
     ft.add_argument("--out", type=Path, help="the run directory (default runs/<family>-<time>)")
+    ft.add_argument("--overwrite", action="store_true",
+                    help="replace the run already in --out (without it, an existing run is refused)")
     ft.add_argument("--seed", type=int)
     ft.add_argument("--device", help="auto, cpu, cuda or mps")
     _add_live_metrics(ft)
@@ -77,10 +78,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     config = finetune_config(load_checkpoint(args.run).config, args)
     if config.train.freeze:
         print(f"Freezing {', '.join(config.train.freeze)}")
-    trainer = Trainer(config, args.out, callbacks=_extra_callbacks(args))
-    # _run_trainer names the command in its error lines where the CLI's version takes it.
-    named = "command" in inspect.signature(_run_trainer).parameters
-    return _run_trainer(trainer, "finetune") if named else _run_trainer(trainer)
+    trainer = Trainer(config, args.out, callbacks=_extra_callbacks(args), overwrite=args.overwrite)
+    return _run_trainer(trainer, "finetune")
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
