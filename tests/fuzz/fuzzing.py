@@ -37,17 +37,18 @@ FUZZ = settings(
 )
 
 
-def works_or_user_error(run: Callable[[], T]) -> T | StudioError:
-    """``run()``'s result, or the StudioError it raised; any other exception propagates
-    (hypothesis then shrinks and reports it). Fails on hangs, slowness and memory."""
+def works_or_user_error(run: Callable[[], T], errors: tuple[type[Exception], ...] = (StudioError,)) -> T | Exception:
+    """``run()``'s result, or the user error (one of ``errors``) it raised; any other
+    exception propagates (hypothesis then shrinks and reports it). Fails on hangs,
+    slowness and memory."""
     faulthandler.dump_traceback_later(HANG_S, exit=True)
     rss_before = _peak_rss()
     tracemalloc.start()
     start = time.monotonic()
     try:
         try:
-            result: T | StudioError = run()
-        except StudioError as exc:
+            result: T | Exception = run()
+        except errors as exc:
             result = exc
         python_peak = tracemalloc.get_traced_memory()[1]
     finally:
