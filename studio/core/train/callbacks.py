@@ -129,7 +129,8 @@ class StepEvents(Callback):
 
 
 class MetricsLogger(Callback):
-    """metrics.jsonl: one line per Step and Metrics event, flushed as written."""
+    """metrics.jsonl: one line per Step, Metrics and LearningRate event, flushed as written,
+    each with its wall-clock ``time`` (Unix seconds: runs compared on a time axis)."""
 
     name = "metrics_log"
     rank_zero_only = True
@@ -145,10 +146,16 @@ class MetricsLogger(Callback):
         if self._log is None:
             return
         if isinstance(event, ev.Step):
-            self._log.write({"step": event.step, "kind": "step", "losses": event.losses,
-                             "images_per_sec": round(event.images_per_sec, 1)})
+            record = {"step": event.step, "kind": "step", "losses": event.losses,
+                      "images_per_sec": round(event.images_per_sec, 1)}
         elif isinstance(event, ev.Metrics):
-            self._log.write(metrics_record(event))
+            record = metrics_record(event)
+        elif isinstance(event, ev.LearningRate):
+            record = {"step": event.step, "kind": "lr", "lr": event.lr, "previous": event.previous,
+                      "note": f"learning rate changed from {event.previous:g} to {event.lr:g} after step {event.step}"}
+        else:
+            return
+        self._log.write({**record, "time": round(time.time(), 3)})
 
     def close(self, trainer: Trainer) -> None:
         if self._log is not None:
@@ -165,12 +172,25 @@ def metrics_record(metrics: ev.Metrics) -> dict[str, Any]:
 
 class SampleGrids(Callback):
     """Every ``sample_every`` steps: a grid of the sampling model from fixed noise (one row
-    per class when conditional), written as a PNG and yielded as a Samples event."""
+    per class when conditional), written as a PNG and yielded as a Samples event.
+
+    ``every_s`` > 0 adds grids by wall time: one more whenever that long has passed since
+    the last, as long as grids stay within ``budget`` of the training time (a slow model
+    still shows progress every few seconds). The step cadence stays as it is, so with
+    ``every_s`` = 0 (the default; the window sets it) the grids are deterministic.
+    """
 
     name = "grids"
     rank_zero_only = True
 
-    def __init__(self) -> None:
+    def __init__(self, every_s: float = 0.0, budget: float = 0.10, clock: Any = time.perf_counter) -> None:
+        self.every_s = every_s
+        self.budget = budget
+        self.clock = clock
+        self._began = self._last = 0.0  # when training (and the last grid) started
+        self._spent = 0.0  # seconds spent drawing grids
+        self._count = 0
+        self._paused_at: float | None = None
         self.z: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         self.seed = 0
@@ -181,6 +201,8 @@ class SampleGrids(Callback):
         model = trainer.model
         n, self.labels = grid_layout(model.num_classes, GRID_COLUMNS)
         self.seed = trainer.config.train.seed + 2
+        self._began = self._last = self.clock()
+        self._spent, self._count = 0.0, 0
         self.preview = trainer.config.family.preview_grid_function()
         if self.preview is not None:
             data = trainer.data
@@ -206,12 +228,36 @@ class SampleGrids(Callback):
         return make_grid(images, nrow=GRID_COLUMNS)
 
     def on_step(self, trainer: Trainer, info: StepInfo) -> Iterable[ev.Event]:
-        if info.step % trainer.config.train.sample_every and not info.last:
+        if info.step % trainer.config.train.sample_every and not info.last and not self._time_due():
             return ()
+        began = self.clock()
         grid = self.grid(trainer)
         path = trainer.run.sample_path(info.step)
         atomic_write_bytes(path, png_bytes(grid))
+        self._last = self.clock()
+        self._spent += self._last - began
+        self._count += 1
         return [ev.Samples(info.step, grid, path)]
+
+    def on_event(self, trainer: Trainer, event: ev.Event) -> None:
+        if isinstance(event, ev.Paused):
+            self._paused_at = self.clock()
+        elif isinstance(event, ev.Resumed) and self._paused_at is not None:
+            paused = self.clock() - self._paused_at  # a pause is neither training time nor a wait for a grid
+            self._began += paused
+            self._last += paused
+            self._paused_at = None
+
+    def _time_due(self) -> bool:
+        """A grid by wall time: ``every_s`` since the last one, and the grids' share of the
+        training time, this one included at their average cost, within the budget."""
+        if self.every_s <= 0:
+            return False
+        now = self.clock()
+        if now - self._last < self.every_s:
+            return False
+        cost = self._spent / self._count if self._count else 0.0
+        return self._spent + cost <= self.budget * (now - self._began + cost)
 
 
 class Checkpointer(Callback):
@@ -252,7 +298,9 @@ def default_callbacks(extra: Iterable[Callback] = ()) -> list[Callback]:
     TensorBoard is among them, writing only when ``train.tensorboard`` is on (unless
     ``extra`` brings its own)."""
     from studio.core.train.tensorboard import TensorBoard
+    from studio.core.train.threads import ThreadTuner
 
     extra = list(extra)
     tensorboard = [] if any(c.name == TensorBoard.name for c in extra) else [TensorBoard()]
-    return [NonFiniteGuard(), StepEvents(), MetricsLogger(), SampleGrids(), *extra, *tensorboard, Checkpointer()]
+    return [ThreadTuner(), NonFiniteGuard(), StepEvents(), MetricsLogger(), SampleGrids(), *extra, *tensorboard,
+            Checkpointer()]

@@ -5,8 +5,9 @@ out-of-memory kill or a ``kill -9`` of the child ends the training, not the wind
 and the training's threads do not compete with painting for the GIL. The child is
 started with the ``spawn`` method (a fresh interpreter: forking a process that holds Qt
 and torch threads is unsafe) and runs ``Trainer.steps()``; every event goes up the
-events pipe as it is yielded, and commands (pause, resume, stop, save now) come down
-the commands pipe to a listener thread that calls the trainer's thread-safe methods.
+events pipe as it is yielded, and commands (pause, resume, one step, stop, save now, a
+new learning rate) come down the commands pipe to a listener thread that calls the
+trainer's thread-safe methods.
 
 The pipes carry our own events and commands between our own processes (pickled by
 multiprocessing); nothing a user hands us travels through them.
@@ -44,6 +45,7 @@ class TrainJob:
     live_metrics: bool = False
     monitor_n: int = LIVE_N
     budget: float | None = MONITOR_BUDGET
+    grid_seconds: float = 0.0  # > 0: a sample grid at least this often (SampleGrids.every_s)
 
     def build(self):
         """The Trainer (in the child). Raises the user's errors of a bad run directory."""
@@ -58,8 +60,12 @@ class TrainJob:
             trainer = Trainer.from_run(self.run_dir, runs_root=self.runs_root, callbacks=callbacks)
             if self.steps is not None:
                 trainer.config = trainer.config.with_overrides(train={"steps": self.steps})
-            return trainer
-        return Trainer(self.config, self.run_dir, runs_root=self.runs_root, callbacks=callbacks)
+        else:
+            trainer = Trainer(self.config, self.run_dir, runs_root=self.runs_root, callbacks=callbacks)
+        grids = trainer.callback("grids")
+        if grids is not None:
+            grids.every_s = self.grid_seconds
+        return trainer
 
 
 def _listen(trainer, commands) -> None:
@@ -76,6 +82,10 @@ def _listen(trainer, commands) -> None:
             trainer.resume()
         elif command == "save":
             trainer.request_checkpoint()
+        elif command == "step":
+            trainer.step_once()
+        elif command == "lr":
+            trainer.set_lr(float(arg))
         elif command == "stop":
             trainer.stop(save=bool(arg))
 
@@ -149,6 +159,12 @@ class ChildTraining:
 
     def request_checkpoint(self) -> None:
         self._send("save")
+
+    def step_once(self) -> None:
+        self._send("step")
+
+    def set_lr(self, lr: float) -> None:
+        self._send("lr", float(lr))
 
     def stop(self, save: bool = True) -> None:
         self._send("stop", save)

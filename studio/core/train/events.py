@@ -60,6 +60,15 @@ class Resumed:
 
 
 @dataclass(frozen=True)
+class LearningRate:
+    """The learning rate was changed mid-run (``Trainer.set_lr``), from this step on."""
+
+    step: int
+    lr: float  # the generator's (train.lr); the other optimisers keep their ratio to it
+    previous: float
+
+
+@dataclass(frozen=True)
 class Finished:
     step: int
     stopped: bool  # True when stop() ended the run before its last step
@@ -106,4 +115,5 @@ class MonitorStatus:
         return self.seconds / self.wall if self.wall > 0 else 0.0
 
 
-Event = Started | Step | Samples | Metrics | MonitorStatus | Checkpoint | Paused | Resumed | Finished | Failed
+Event = (Started | Step | Samples | Metrics | MonitorStatus | Checkpoint | Paused | Resumed | LearningRate | Finished
+         | Failed)

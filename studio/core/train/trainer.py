@@ -50,6 +50,8 @@ from studio.core.train.rundir import RunDir
 from studio.core.train.runlock import RunLock
 from studio.core.train.transfer import freeze, init_from_checkpoint
 
+PAUSE_POLL_S = 0.1  # a paused loop looks for "save now", "step" and a new learning rate this often
+
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
@@ -116,6 +118,10 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._save_now = threading.Event()
+        self._step_once = threading.Event()
+        self._lr_request: float | None = None  # a new learning rate, applied between steps
+        self.lr: float | None = None  # the generator's (train.lr) now; None: the config's
+        self._paused = False  # a Paused event was yielded and no Resumed since
         self._prepared = False
 
     # -- control, callable from any thread -------------------------------------------
@@ -135,7 +141,16 @@ class Trainer:
         return self._stop.is_set()
 
     def request_checkpoint(self) -> None:
+        """Save at the next step boundary; while paused, within PAUSE_POLL_S."""
         self._save_now.set()
+
+    def step_once(self) -> None:
+        """While paused: run exactly one step and stay paused (ignored while running)."""
+        self._step_once.set()
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate from the next step boundary (a LearningRate event says when)."""
+        self._lr_request = float(lr)
 
     def take_save_request(self) -> bool:
         if self._save_now.is_set():
@@ -297,6 +312,9 @@ class Trainer:
             self.augment_generator.set_state(generators["augment"])
         for callback in self.callbacks:
             callback.load_state_dict(state.get("callbacks", {}).get(callback.name, {}))
+        if state.get("lr") is not None:  # changed mid-run: the optimisers' states hold it already
+            self.lr = float(state["lr"])
+            self._scale_schedule(self.lr / self.config.train.lr)
 
     # -- the loop ----------------------------------------------------------------------
     def steps(self) -> Iterator[ev.Event]:
@@ -328,10 +346,11 @@ class Trainer:
         for callback in self.callbacks:
             yield from self._emit(callback.on_start(self))
         while self.step < t.steps and not self.failed:
-            if not self._running.is_set():
-                yield from self._emit([ev.Paused(self.step)])
-                self._running.wait()
-                yield from self._emit([ev.Resumed(self.step)])
+            yield from self._apply_lr_request()
+            if not self._running.is_set() or self._paused:  # paused, or resumed after a single step
+                yield from self._pause_point()
+                if self.failed:
+                    return
             if self._stop.is_set():
                 break
             self.last_losses = self._train_step()
@@ -352,6 +371,47 @@ class Trainer:
             if self.failed:
                 return
         yield from self._emit([ev.Finished(self.step, stopped)])
+
+    def _pause_point(self) -> Iterator[ev.Event]:
+        """Wait while paused, serving "save now" and learning-rate changes; return for one step
+        (``step_once``: still paused afterwards) or when resumed (or stopped)."""
+        if not self._paused:
+            self._paused = True
+            yield from self._emit([ev.Paused(self.step)])
+        while not self._running.wait(PAUSE_POLL_S):
+            if self.take_save_request():
+                checkpointer = self.callback("checkpoints")
+                if checkpointer is not None:
+                    yield from self._emit([checkpointer.save(self, self.last_losses)])
+                    if self.failed:
+                        return
+            yield from self._apply_lr_request()
+            if self._step_once.is_set():
+                self._step_once.clear()
+                return
+        self._step_once.clear()
+        self._paused = False
+        yield from self._emit([ev.Resumed(self.step)])
+
+    def _apply_lr_request(self) -> Iterator[ev.Event]:
+        """Set a requested learning rate on every optimiser, keeping their ratios (a GAN's
+        discriminator keeps its own rate relative to the generator's)."""
+        lr, self._lr_request = self._lr_request, None
+        if lr is None or self.algorithm is None:
+            return
+        previous = self.lr if self.lr is not None else self.config.train.lr
+        factor = lr / previous
+        for opt in self.algorithm.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] *= factor
+        self._scale_schedule(factor)
+        self.lr = lr
+        yield from self._emit([ev.LearningRate(self.step, lr, previous)])
+
+    def _scale_schedule(self, factor: float) -> None:
+        """An algorithm that sets its own rate each step (a cosine decay from ``base_lr``)."""
+        if isinstance(getattr(self.algorithm, "base_lr", None), float):
+            self.algorithm.base_lr *= factor
 
     def _emit(self, events: Iterable[ev.Event]) -> Iterator[ev.Event]:
         """Hand each event to every callback's on_event, then to the caller."""
@@ -391,6 +451,7 @@ class Trainer:
             "generators": {"algorithm": self.generator.get_state(), "augment": self.augment_generator.get_state()},
             "ema_updates": self.ema.updates if self.ema is not None else 0,
             "callbacks": {c.name: c.state_dict() for c in self.callbacks if c.name},
+            "lr": self.lr,  # a learning rate changed mid-run (the optimisers hold it too)
         }
 
     def fail(self, message: str, user_error: bool = False) -> ev.Failed:
