@@ -6,20 +6,30 @@ Threads: one training worker (TrainController), one render thread for the explor
 ``shutdown()`` is the single path that stops them all; ``closeEvent`` calls it, so
 closing mid-training stops the run at the next step, which saves a checkpoint, and
 waits for the threads before the window goes away.
+
+While a run trains, quitting (File → Quit, or the window's close button) and anything
+that would start or show another run first ask "Stop and save" or "Cancel"; with
+``show_dialogs=False`` (tests, scripts) nothing asks and the run is stopped and saved. A
+programmatic ``close()`` does not ask either. A run only replaces what the Train tab
+shows once it has started: a start that fails leaves the last run's curves on screen.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QTabWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QTabWidget
 
 from studio.core.config import Config, ConfigError, DataConfig
+from studio.core.train.runinfo import summarize
 from studio.ui.dialogs import show_about, show_error
 from studio.ui.run_follower import RunFollower, sample_step
 from studio.ui.settings import Settings
@@ -36,6 +46,21 @@ log = logging.getLogger(__name__)
 VIEW_FPS = 20  # views redraw at most this often, from the latest data
 FOLLOW_MS = 500  # how often an opened run's files are polled
 DEFAULT_SIZE = (1280, 800)
+FRAME = (8, 40)  # room for a window manager's borders and title bar
+SCREEN_SHARE = 0.85  # of a large screen, the first time the window opens
+# The run controls' keys, debugger-style (F5 go, Shift+F5 stop, F10 step); Ctrl+S is Save config.
+SHORTCUTS = {"train": "F5", "pause": "F6", "step": "F10", "stop": "Shift+F5", "checkpoint": "Ctrl+Shift+S",
+             "continue": "Ctrl+F5", "compare": "Ctrl+Shift+C"}
+
+
+@dataclass
+class _PendingStart:
+    """A run asked for and not started yet: what ``begin`` needs once it has."""
+
+    cfg: Config
+    title: str
+    keep_views: bool
+    statuses: list[Any] = field(default_factory=list)  # MonitorStatus events before Started
 
 
 class MainWindow(QMainWindow):
@@ -58,6 +83,11 @@ class MainWindow(QMainWindow):
         self._explore_on_checkpoint = False
         self._explore_follows_run = True
         self._closed = False
+        self._pending: _PendingStart | None = None
+        self._after_stop: Callable[[], Any] | None = None  # what to do once the stopped run has ended
+        self._train_after_download = False
+        self.opened_config: Config | None = None  # the opened run's, when the form kept the user's settings
+        self.compare_dialog: Any = None
 
         self.tasks = TaskRunner(self)
         self.training = TrainController(self)
@@ -82,6 +112,8 @@ class MainWindow(QMainWindow):
         self.model_tab.set_data_config(self.dataset_tab.data_config())
         self.train_tab.metrics_panel.live.setChecked(self.settings.live_metrics)
         self.train_tab.metrics_panel.live.toggled.connect(self._on_live_metrics)
+        self._remember_plot_settings()
+        self._show_form_lr()
 
         self.view_timer = QTimer(self)
         self.view_timer.setInterval(1000 // VIEW_FPS)
@@ -93,31 +125,49 @@ class MainWindow(QMainWindow):
 
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(*DEFAULT_SIZE)
+            self.resize(*self._default_size())
         self._update_start()
         self.statusBar().showMessage("Loading PyTorch…" if defer_engine else "Ready")
         if not defer_engine:
             self.finish_init()
 
+    def _default_size(self) -> tuple[int, int]:
+        """Most of the screen, DEFAULT_SIZE at least, and never more than fits with the frame
+        the window manager adds (a 1280x720 laptop gets all of it)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return DEFAULT_SIZE
+        space = screen.availableGeometry()
+        width = max(DEFAULT_SIZE[0], int(space.width() * SCREEN_SHARE))
+        height = max(DEFAULT_SIZE[1], int(space.height() * SCREEN_SHARE))
+        return min(width, space.width() - FRAME[0]), min(height, space.height() - FRAME[1])
+
     # -- wiring -------------------------------------------------------------------------------
     def _connect(self) -> None:
         for tab in (self.dataset_tab, self.model_tab, self.train_tab, self.explore_tab, self.search_tab):
             tab.errorOccurred.connect(self.report_error)
-        self.dataset_tab.dataChanged.connect(self.model_tab.set_data_config)
+        self.dataset_tab.dataChanged.connect(self._on_data_changed)
+        self.dataset_tab.downloadFinished.connect(self._on_download_finished)
         self.model_tab.dataConfigLoaded.connect(self.dataset_tab.set_data_config)
-        self.model_tab.configChanged.connect(self._update_start)
+        self.model_tab.configChanged.connect(self._on_config_changed)
         t, c = self.train_tab, self.training
         t.startRequested.connect(self.start_training)
+        t.continueRequested.connect(self.continue_run)
         t.pauseRequested.connect(c.pause)
         t.resumeRequested.connect(c.resume)
+        t.stepRequested.connect(c.step_once)
         t.stopRequested.connect(c.stop)
         t.checkpointRequested.connect(c.save_checkpoint)
+        t.lrRequested.connect(c.set_lr)
+        t.compareRequested.connect(self.compare_runs)
+        t.messageShown.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.started.connect(self._on_started)
         c.steps.connect(t.on_steps)
         c.samples.connect(t.on_samples)
         c.metrics.connect(t.on_metrics)
-        c.monitor.connect(t.on_monitor)
+        c.monitor.connect(self._on_monitor)
         c.checkpoint.connect(self._on_checkpoint)
+        c.learningRate.connect(t.on_learning_rate)
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
         c.stateChanged.connect(self._on_state)
@@ -131,7 +181,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open run…", self._open_run_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &recent run")
         self._action(file_menu, "Open &checkpoint…", self._open_checkpoint_dialog)
-        self.continue_action = self._action(file_menu, "C&ontinue training the opened run", self.continue_run)
+        self.use_run_settings_action = self._action(file_menu, "&Use the opened run's settings", self.use_run_settings)
         file_menu.addSeparator()
         self._action(file_menu, "&Load config…", self.model_tab._load_dialog)
         self._action(file_menu, "&Save config…", self.model_tab._save_dialog, QKeySequence.StandardKey.Save)
@@ -141,26 +191,82 @@ class MainWindow(QMainWindow):
         self._action(export, "Explorer image as PNG…", lambda: self.explore_tab._save_dialog(self.explore_tab.image_view, "sample.png"))
         self._action(export, "Interpolation strip as PNG…", lambda: self.explore_tab._save_dialog(self.explore_tab.strip_view, "interpolation.png"))
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file_menu, "&Quit", self.request_quit, QKeySequence.StandardKey.Quit)
+        self._build_training_menu()
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts)
         self._action(help_menu, "&About Latent Studio", lambda: show_about(self))
         self._fill_recent()
         self.continue_action.setEnabled(False)
+        self.use_run_settings_action.setEnabled(False)
+
+    def _build_training_menu(self) -> None:
+        """The run controls with their keys (listed by Help → Keyboard shortcuts)."""
+        menu = self.menuBar().addMenu("&Training")
+        self.training_actions = {
+            "train": self._action(menu, "&Train a new run", self._shortcut_train, SHORTCUTS["train"]),
+            "continue": self._action(menu, "C&ontinue training the opened run", self.continue_run,
+                                     SHORTCUTS["continue"]),
+            "pause": self._action(menu, "&Pause / Resume", self.toggle_pause, SHORTCUTS["pause"]),
+            "step": self._action(menu, "One &step (while paused)", self.training.step_once, SHORTCUTS["step"]),
+            "stop": self._action(menu, "S&top (saves a checkpoint)", self.training.stop, SHORTCUTS["stop"]),
+            "checkpoint": self._action(menu, "Save &checkpoint now", self.train_tab._on_save, SHORTCUTS["checkpoint"]),
+        }
+        menu.addSeparator()
+        self.training_actions["compare"] = self._action(menu, "Co&mpare runs…", self.compare_runs, SHORTCUTS["compare"])
+        self.continue_action = self.training_actions["continue"]
+
+    def shortcut_text(self) -> str:
+        """Each run control and its key, as Help → Keyboard shortcuts lists them."""
+        lines = [(a.text().replace("&", ""), a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
+                 for a in self.training_actions.values()]
+        lines += [("Save config", QKeySequence(QKeySequence.StandardKey.Save).toString(QKeySequence.SequenceFormat.NativeText)),
+                  ("Open run", QKeySequence(QKeySequence.StandardKey.Open).toString(QKeySequence.SequenceFormat.NativeText)),
+                  ("Quit", QKeySequence(QKeySequence.StandardKey.Quit).toString(QKeySequence.SequenceFormat.NativeText))]
+        return "\n".join(f"{key}\t{text}" for text, key in lines)
+
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td><b>{html.escape(line.split(chr(9))[0])}</b></td><td>&nbsp;&nbsp;"
+                       f"{html.escape(line.split(chr(9))[1])}</td></tr>" for line in self.shortcut_text().splitlines())
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", f"<table>{rows}</table>",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("shortcuts-dialog")
+        box.open()
+        return box
+
+    def _shortcut_train(self) -> None:
+        if self.train_tab.start_button.isEnabled() or self.training.active:
+            self.start_training()
+
+    def toggle_pause(self) -> None:
+        if self.training.state == "running":
+            self.training.pause()
+        elif self.training.state == "paused":
+            self.training.resume()
 
     def _action(self, menu: QMenu, text: str, slot: Any, shortcut: Any = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcut(shortcut)
+            action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(lambda _checked=False: slot())
         menu.addAction(action)
         return action
 
     def _fill_recent(self) -> None:
+        """One entry per run (paths resolved): its name, family, step and date."""
         self.recent_menu.clear()
-        runs = self.settings.recent_runs
-        for run in runs:
-            self._action(self.recent_menu, run, lambda r=run: self.open_run(r))
-        self.recent_menu.setEnabled(bool(runs))
+        shown = 0
+        for run in self.settings.recent_runs:
+            summary = summarize(run)
+            if summary is None:
+                continue  # deleted since
+            action = self._action(self.recent_menu, summary.label(), lambda r=run: self.open_run(r))
+            action.setToolTip(run)
+            action.setStatusTip(run)
+            shown += 1
+        self.recent_menu.setEnabled(bool(shown))
 
     # -- start-up -------------------------------------------------------------------------------
     def finish_init(self, *_args: Any) -> None:
@@ -179,6 +285,29 @@ class MainWindow(QMainWindow):
         idle = not self.training.active
         state = self.train_tab.state if self.train_tab.state == "watching" and idle else self.training.state
         self.train_tab.set_state(state, can_start=self.engine_ready and idle)
+
+    def _on_config_changed(self) -> None:
+        self._update_start()
+        if not self.training.active:
+            self._show_form_lr()
+
+    def _show_form_lr(self) -> None:
+        """The Train tab's learning-rate field shows the form's until a run changes it."""
+        widget = self.model_tab.fields.get("train.lr")
+        text = widget.text() if widget is not None and hasattr(widget, "text") else ""
+        self.train_tab.lr_edit.setText(text)
+
+    def _on_data_changed(self, data: DataConfig) -> None:
+        self.model_tab.set_data_problem(self.dataset_tab.problem())
+        self.model_tab.set_data_config(data)
+
+    def _remember_plot_settings(self) -> None:
+        """The loss plot's smoothing and log scale, as the user last left them."""
+        plot = self.train_tab.loss_plot
+        plot.smoothing.setValue(self.settings.smoothing)
+        plot.log_scale.setChecked(self.settings.log_scale)
+        plot.smoothing.valueChanged.connect(lambda v: setattr(self.settings, "smoothing", v))
+        plot.log_scale.toggled.connect(lambda on: setattr(self.settings, "log_scale", on))
 
     # -- errors ---------------------------------------------------------------------------------
     def report_error(self, message: str, title: str = "Latent Studio") -> None:
@@ -206,24 +335,104 @@ class MainWindow(QMainWindow):
 
     # -- training -------------------------------------------------------------------------------
     def start_training(self) -> bool:
-        if self.training.active or not self.engine_ready or self._closed:
+        """Train a new run of the form's config; False when nothing started (yet)."""
+        if not self.engine_ready or self._closed:
             return False
+        if self.training.active:
+            return self._when_idle(self.start_training, "start a new run")
         try:
             cfg = self.config()
         except ConfigError as exc:
             self.tabs.setCurrentWidget(self.model_tab)
             self.report_error(str(exc), "Invalid configuration")
             return False
+        problem = self.dataset_tab.problem()
+        if problem:
+            self._dataset_missing(problem)
+            return False
         from studio.core.train.child import TrainJob
 
         job = TrainJob(cfg, runs_root=str(Path(self.runs_root).resolve()))
         return self._run(job, cfg, "Starting: loading data and building the model…")
 
-    def continue_run(self, run_dir: str | Path | None = None) -> bool:
-        """Train an existing run further from its last checkpoint (File → Continue)."""
-        target = Path(run_dir) if run_dir is not None else self.current_run
-        if target is None or self.training.active or not self.engine_ready:
+    def _dataset_missing(self, problem: str) -> None:
+        """The dataset is not on disk: one message, with what to do about it in the window."""
+        self.errors.append(problem)
+        self.statusBar().showMessage(problem, 10000)
+        self.model_tab.set_data_problem(problem)
+        self.tabs.setCurrentWidget(self.dataset_tab)
+        if not self.show_dialogs:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "The dataset is not on disk", problem,
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("dataset-dialog")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        download = box.addButton("Download and train", QMessageBox.ButtonRole.AcceptRole) \
+            if self.dataset_tab.downloadable() else None
+        folder = box.addButton("Choose an image folder…", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+
+        def chosen(button: Any) -> None:
+            if download is not None and button is download:
+                self.download_and_train()
+            elif button is folder:
+                self.dataset_tab.pick_folder()
+
+        box.buttonClicked.connect(chosen)
+        box.open()
+
+    def download_and_train(self) -> None:
+        """Download the selected dataset (Dataset tab, with progress), then start the run."""
+        self._train_after_download = True
+        self.tabs.setCurrentWidget(self.dataset_tab)
+        self.dataset_tab.start_download()
+
+    def _on_download_finished(self, name: str, ok: bool) -> None:
+        if self._train_after_download:
+            self._train_after_download = False
+            if ok and name == self.dataset_tab.selected and not self.dataset_tab.problem():
+                self.start_training()
+
+    # -- a run in progress: ask before replacing it --------------------------------------------
+    def _confirm_stop(self, what: str) -> bool:
+        """May the run in progress be stopped (with a checkpoint) to ``what``? True when idle."""
+        if not self.training.active or not self.show_dialogs:
+            return True
+        step = self.train_tab.step
+        box = QMessageBox(QMessageBox.Icon.Question, "A run is training",
+                          f"A run is training (step {step:,} of {self.train_tab.total_steps:,}). "
+                          f"Stop it, saving a checkpoint, and {what}?",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("stop-dialog")
+        stop = box.addButton("Stop and save", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+        box.exec()
+        return box.clickedButton() is stop
+
+    def _when_idle(self, action: Callable[[], Any], what: str) -> bool:
+        """Run ``action`` now when no run trains, else (if the user agrees) once the run has
+        stopped and saved. Returns False when it did not run now."""
+        if not self.training.active:
+            return bool(action())
+        if not self._confirm_stop(what):
             return False
+        self._after_stop = action
+        self.training.stop()
+        self.statusBar().showMessage("Stopping the run (saving a checkpoint)…", 8000)
+        return False
+
+    def request_quit(self) -> None:
+        """File → Quit: ask first while a run trains."""
+        if self._confirm_stop("quit"):
+            self.close()
+
+    def continue_run(self, run_dir: str | Path | None = None) -> bool:
+        """Train an existing run further from its last checkpoint (Continue)."""
+        target = Path(run_dir) if run_dir is not None else self.current_run
+        if target is None or not self.engine_ready:
+            return False
+        if self.training.active:
+            return self._when_idle(lambda: self.continue_run(target), "continue the opened run")
         from studio.core.config import load_config
         from studio.core.errors import USER_ERRORS, StudioError
         from studio.core.train.child import TrainJob
@@ -236,21 +445,29 @@ class MainWindow(QMainWindow):
         except USER_ERRORS as exc:
             self.report_error(str(exc))
             return False
-        self.open_run(target, follow=False)
+        self.open_run(target, follow=False, ask=False)
         job = TrainJob(None, str(Path(target).resolve()), str(Path(self.runs_root).resolve()), resume=True)
         return self._run(job, cfg, f"Continuing {target}…", keep_views=True)
 
     def _run(self, job: Any, cfg: Config, title: str, keep_views: bool = False) -> bool:
+        """Start ``job``; the views change once it has started (``_on_started``)."""
         self.stop_following()
-        if not keep_views:
-            labels = self._class_names(cfg.data) if cfg.conditional else []
-            self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, title)
-            self._metrics_reference(cfg)
+        self._pending = _PendingStart(cfg, title, keep_views)
+        self.train_tab.show_starting(title)
+        self.train_tab.set_continuable(None)
         self._explore_follows_run = True
         self.training.live_metrics = self.train_tab.metrics_panel.live.isChecked()
         self.training.start(job)
         self.tabs.setCurrentWidget(self.train_tab)
         return True
+
+    def _on_monitor(self, status: Any) -> None:
+        """Live metrics' statuses; those before the start only show in the progress bar."""
+        if self._pending is not None:
+            self._pending.statuses.append(status)
+            self.train_tab.on_preparing(status)
+        else:
+            self.train_tab.on_monitor(status)
 
     def _class_names(self, data: DataConfig) -> list[str]:
         preview = self.dataset_tab.preview
@@ -271,7 +488,18 @@ class MainWindow(QMainWindow):
             panel.set_reference(list(preview.class_names), np.asarray(preview.counts, dtype=np.float64))
 
     def _on_started(self, event: Any) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            cfg = pending.cfg
+            if not pending.keep_views:
+                labels = self._class_names(cfg.data) if cfg.conditional else []
+                self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, pending.title)
+                self._metrics_reference(cfg)
+            for status in pending.statuses:  # the evaluator's preparation, for the metrics panel
+                self.train_tab.metrics_panel.on_status(status)
         self.current_run = Path(event.run_dir)
+        self.opened_config = None
+        self.use_run_settings_action.setEnabled(False)
         self.train_tab.on_started(event)
         if event.class_names:
             self.train_tab.grid_view.set_row_labels(list(event.class_names))
@@ -293,35 +521,67 @@ class MainWindow(QMainWindow):
             self.explore_tab.load(self.current_run)
 
     def _on_failed(self, message: str) -> None:
+        if self._pending is not None:  # it never started: the last run stays on screen
+            self._pending = None
+            self.train_tab.restore_after_failed_start("Could not start: see the message")
+            self.report_error(message, "Training could not start")
+            return
         self.train_tab.on_failed(message)
         self.report_error(message, "Training failed")
 
     def _on_state(self, state: str) -> None:
         self._update_start()
-        if state == "idle":
-            self.continue_action.setEnabled(self.current_run is not None)
+        if state != "idle":
+            return
+        if self._pending is not None:  # ended before its start without a failure: stopped meanwhile
+            cancelled = any(s.state == "cancelled" for s in self._pending.statuses)
+            self._pending = None
+            self.train_tab.restore_after_failed_start(
+                "Stopped while preparing the evaluator" if cancelled else "Stopped before the run started")
+        self.continue_action.setEnabled(self.current_run is not None)
+        self._update_continue()
+        self._show_form_lr()
+        action, self._after_stop = self._after_stop, None
+        if action is not None and not self._closed:
+            QTimer.singleShot(0, action)
+
+    def _update_continue(self) -> None:
+        """Continue shows when the current run has a checkpoint short of its steps."""
+        summary = summarize(self.current_run) if self.current_run is not None else None
+        if summary is None or not summary.resumable or self.training.active:
+            self.train_tab.set_continuable(None)
+            return
+        self.train_tab.set_continuable(f"Continue {summary.name} from its checkpoint at step "
+                                       f"{summary.saved_step:,} of {summary.total_steps:,}")
 
     def new_run(self) -> None:
         """Forget the run shown in the Train tab; the next Train click starts afresh."""
         if self.training.active:
-            self.report_error("Stop the current run before starting a new one.")
+            self._when_idle(self.new_run, "start a new run")
             return
         self.stop_following()
         self.current_run = None
+        self.opened_config = None
+        self.use_run_settings_action.setEnabled(False)
         self.train_tab.begin(0, 1, [], "")
+        self.train_tab.set_continuable(None)
         self.train_tab.status.setText("Ready: click Train to start.")
         self.tabs.setCurrentWidget(self.model_tab)
         self._update_start()
 
     # -- watching runs on disk ------------------------------------------------------------------
-    def open_run(self, path: str | Path, follow: bool = True) -> bool:
-        """Show a run's curves and grids and follow what another process adds to it."""
+    def open_run(self, path: str | Path, follow: bool = True, ask: bool = True) -> bool:
+        """Show a run's curves and grids and follow what another process adds to it.
+
+        The Model and Dataset tabs keep the user's settings: when the run's differ, the
+        user is asked (``ask``) whether to show the run's instead (File → Use the opened
+        run's settings does it later). Continue trains with the run's own config either way.
+        """
         from studio.core.config import load_config
 
         run = Path(path)
         if self.training.active:
-            self.report_error("Stop the current run before opening another one.")
-            return False
+            return self._when_idle(lambda: self.open_run(path, follow, ask), "open another run")
         if not (run / "config.toml").is_file():
             self.report_error(f"{run}: not a run directory (no config.toml)")
             return False
@@ -331,7 +591,7 @@ class MainWindow(QMainWindow):
             self.report_error(str(exc))
             return False
         self.stop_following()
-        self.apply_config(cfg)
+        self._offer_run_settings(cfg, ask)
         self.current_run = run
         labels = self._class_names(cfg.data) if cfg.conditional else []
         if cfg.conditional and not labels:
@@ -350,11 +610,56 @@ class MainWindow(QMainWindow):
         self._explore_follows_run = True
         if (run / "checkpoints" / "last.safetensors").exists():
             self.explore_tab.load(run)  # Explore shows the opened run too, not the model before it
+        self._update_continue()
         if follow:
             self.train_tab.set_state("watching", can_start=self.engine_ready)
+            self.train_tab.status.setText(self._opened_status(run))
             self.follow_timer.start()
             self.tabs.setCurrentWidget(self.train_tab)
         return True
+
+    def _opened_status(self, run: Path) -> str:
+        summary = summarize(run)
+        if summary is None or summary.saved_step is None:
+            return "Opened: no checkpoint yet"
+        if summary.resumable:
+            return f"Stopped at step {summary.saved_step:,} of {summary.total_steps:,}: Continue trains it further"
+        return f"Finished: {summary.saved_step:,} steps"
+
+    def _offer_run_settings(self, cfg: Config, ask: bool) -> None:
+        """The form keeps the user's settings; say so (or ask) when the run's differ."""
+        try:
+            same = self.config() == cfg
+        except ConfigError:
+            same = False
+        self.opened_config = None if same else cfg
+        self.use_run_settings_action.setEnabled(not same)
+        if same or not ask:
+            return
+        note = ("This run was trained with other settings than the Model and Dataset tabs show "
+                f"(steps {cfg.train.steps:,}, dataset {cfg.data.dataset}, family {cfg.model.family}).")
+        self.statusBar().showMessage("The Model and Dataset tabs keep your settings: File → Use the opened run's "
+                                     "settings shows the run's", 10000)
+        if not self.show_dialogs:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Open run", f"{note}\n\nShow the run's settings there instead "
+                          "of yours? (Continue trains with the run's own settings either way.)",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("run-settings-dialog")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        use = box.addButton("Use the run's settings", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(box.addButton("Keep mine", QMessageBox.ButtonRole.RejectRole))
+        box.buttonClicked.connect(lambda button: self.use_run_settings() if button is use else None)
+        box.open()
+
+    def use_run_settings(self) -> None:
+        """Show the opened run's config in the Model and Dataset tabs."""
+        if self.opened_config is None:
+            return
+        self.apply_config(self.opened_config)
+        self.opened_config = None
+        self.use_run_settings_action.setEnabled(False)
+        self.statusBar().showMessage("The Model and Dataset tabs show the opened run's settings", 8000)
 
     def stop_following(self) -> None:
         self.follow_timer.stop()
@@ -423,6 +728,20 @@ class MainWindow(QMainWindow):
         ):
             self.explore_tab.load(self.current_run)
 
+    def compare_runs(self) -> None:
+        """The Compare runs dialog over the runs folder, the current run selected."""
+        from studio.ui.compare import CompareDialog
+
+        if self.compare_dialog is None:
+            self.compare_dialog = CompareDialog(self.runs_root, self)
+            self.compare_dialog.messageShown.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        else:
+            self.compare_dialog.refresh()
+        if self.current_run is not None:
+            self.compare_dialog.select([self.current_run.name])
+        self.compare_dialog.show()
+        self.compare_dialog.raise_()
+
     def _open_run_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a run folder", str(self.runs_root))
         if folder:
@@ -455,6 +774,10 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        # The window manager's close button asks first; a programmatic close() does not.
+        if event.spontaneous() and not self._closed and not self._confirm_stop("quit"):
+            event.ignore()
+            return
         self.shutdown()
         event.accept()
 

@@ -4,7 +4,8 @@ Every QThread made here is registered in ``LIVE_THREADS`` until it has finished,
 main window can wait for all of them on close and the tests can fail a test that
 leaves one running. Signals carry floats, strings, dataclasses and numpy arrays only.
 
-Control of a running trainer (pause, resume, stop, save now) does not go through the
+Control of a running trainer (pause, resume, one step, stop, save now, a new learning
+rate) does not go through the
 worker's event loop (it is busy iterating ``Trainer.steps()``): the Trainer's methods
 are thread-safe flags, so the main thread calls them directly.
 
@@ -31,6 +32,7 @@ from studio.core.train.events import MonitorStatus
 
 LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
 STEP_FLUSH_S = 0.05  # Step events are batched: at most ~20 signals a second
+GRID_SECONDS = 10.0  # the window's runs show a fresh sample grid at least this often (within a budget)
 _torch_threads = 0  # torch's default intra-op thread count, read before the renderer lowers it
 
 
@@ -109,6 +111,7 @@ class TrainWorker(QObject):
     metrics = Signal(object)  # events.Metrics
     monitor = Signal(object)  # MonitorStatus
     checkpoint = Signal(object)  # events.Checkpoint
+    learningRate = Signal(object)  # events.LearningRate
     paused = Signal(int)
     resumed = Signal(int)
     finished = Signal(object)  # events.Finished
@@ -126,6 +129,7 @@ class TrainWorker(QObject):
         routes = {
             ev.Started: self.started, ev.Samples: self.samples, ev.Metrics: self.metrics,
             ev.MonitorStatus: self.monitor, ev.Checkpoint: self.checkpoint, ev.Finished: self.finished,
+            ev.LearningRate: self.learningRate,
         }
         pending: list[Any] = []
         last_flush = time.perf_counter()
@@ -167,8 +171,8 @@ class TrainController(QObject):
     """Owns the training thread and re-exposes the worker's signals on the main thread.
 
     ``start(job)`` starts a TrainJob in a child process (ChildTraining) and the worker
-    thread streams its events; pause, resume, stop and "save now" are commands sent down
-    to the child from the main thread. If the child dies, a Failed event says how, and
+    thread streams its events; pause, resume, one step, stop, "save now" and a new
+    learning rate are commands sent down to the child from the main thread. If the child dies, a Failed event says how, and
     the run directory holds the last checkpoint to continue from.
     """
 
@@ -178,6 +182,7 @@ class TrainController(QObject):
     metrics = Signal(object)
     monitor = Signal(object)  # MonitorStatus
     checkpoint = Signal(object)
+    learningRate = Signal(object)
     paused = Signal(int)
     resumed = Signal(int)
     finished = Signal(object)
@@ -198,6 +203,7 @@ class TrainController(QObject):
         self.live_metrics = True
         self.monitor_n = MONITOR_N
         self.monitor_budget: float | None = MONITOR_BUDGET
+        self.grid_seconds = GRID_SECONDS  # 0: grids on the step cadence only (deterministic)
 
     @property
     def active(self) -> bool:
@@ -216,7 +222,8 @@ class TrainController(QObject):
         if self._thread is None:
             self._start_thread()
         if isinstance(job, TrainJob):
-            job = replace(job, live_metrics=self.live_metrics, monitor_n=self.monitor_n, budget=self.monitor_budget)
+            job = replace(job, live_metrics=self.live_metrics, monitor_n=self.monitor_n, budget=self.monitor_budget,
+                          grid_seconds=self.grid_seconds)
             job = ChildTraining(job)
         self.trainer = job
         self._busy = True
@@ -229,7 +236,8 @@ class TrainController(QObject):
         thread = QThread()
         thread.setObjectName("train-worker")
         worker.moveToThread(thread)
-        for name in ("started", "steps", "samples", "metrics", "monitor", "checkpoint", "paused", "resumed", "finished", "failed"):
+        for name in ("started", "steps", "samples", "metrics", "monitor", "checkpoint", "learningRate", "paused",
+                     "resumed", "finished", "failed"):
             getattr(worker, name).connect(getattr(self, name))
         worker.paused.connect(self._on_paused)
         worker.resumed.connect(self._on_resumed)
@@ -257,6 +265,15 @@ class TrainController(QObject):
     def save_checkpoint(self) -> None:
         if self.trainer is not None and self._busy:
             self.trainer.request_checkpoint()
+
+    def step_once(self) -> None:
+        """One step, staying paused (only while paused)."""
+        if self.trainer is not None and self.state == "paused":
+            self.trainer.step_once()
+
+    def set_lr(self, lr: float) -> None:
+        if self.trainer is not None and self._busy and self.state != "stopping":
+            self.trainer.set_lr(lr)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the run (the trainer saves a checkpoint), end the thread; True when it ended.

@@ -49,6 +49,7 @@ def make_window(qtbot, tmp_path: Path, settings: Settings):
 
     def make(wait_preview: bool = True, size: tuple[int, int] | None = (1280, 800), **kwargs) -> MainWindow:
         window = MainWindow(settings=kwargs.pop("settings", settings), runs_root=tmp_path / "runs", **kwargs)
+        window.training.grid_seconds = 0.0  # grids on the step cadence only: tests count them
         qtbot.addWidget(window)
         if size is not None:
             window.resize(*size)

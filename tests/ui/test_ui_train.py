@@ -1,4 +1,5 @@
-"""Real tiny trainings in the window: curves, grids, pause/resume, stop, close, failures."""
+"""Real tiny trainings in the window: curves, grids, pause/resume, one step, save while
+paused, the learning rate mid-run, stop, close, failures before and after the start."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from ui_helpers import tiny
 
+from studio.core.train.checkpoint import load_checkpoint
 from studio.core.train.rundir import RunDir
 from studio.ui.workers import running_threads
 
@@ -70,6 +72,35 @@ def test_pause_resume_and_stop(qtbot, window):
     assert (RunDir(window.current_run).checkpoints_dir / "last.safetensors").exists()
 
 
+def test_paused_run_saves_steps_once_and_takes_a_new_learning_rate(qtbot, window):
+    tab, ctl = window.train_tab, window.training
+    tiny(window, **{"train.steps": 100000, "train.checkpoint_every": 100000})
+    window.start_training()
+    qtbot.waitUntil(lambda: tab.step >= 3, timeout=30_000)
+    tab.pause_button.click()
+    qtbot.waitUntil(lambda: ctl.state == "paused", timeout=10_000)
+    paused_at = tab.step
+    run = RunDir(window.current_run)
+    assert tab.step_button.isEnabled() and tab.save_button.isEnabled()
+    with qtbot.waitSignal(ctl.checkpoint, timeout=10_000):
+        tab.save_button.click()
+    assert "Checkpoint saved at step" in tab.status.text() and ctl.state == "paused"
+    assert load_checkpoint(run.path).step == paused_at  # on disk while still paused
+    tab.step_button.click()
+    qtbot.waitUntil(lambda: tab.step == paused_at + 1, timeout=10_000)
+    qtbot.wait(300)
+    assert tab.step == paused_at + 1 and ctl.state == "paused"  # exactly one step, still paused
+    tab.lr_edit.setText("1e-3")
+    with qtbot.waitSignal(ctl.learningRate, timeout=10_000):
+        tab.lr_button.click()
+    assert "→ 0.001" in tab.status.text()
+    tab.stop_button.click()
+    wait_idle(qtbot, window)
+    changes = [r for r in run.read_metrics() if r.get("kind") == "lr"]
+    assert [(r["step"], r["lr"]) for r in changes] == [(paused_at + 1, 1e-3)]
+    assert window.errors == []
+
+
 def test_save_checkpoint_button(qtbot, window):
     tab = window.train_tab
     tiny(window, **{"train.steps": 100000, "train.checkpoint_every": 100000})
@@ -96,20 +127,75 @@ def test_closing_mid_training_saves_a_checkpoint_and_stops_the_thread(qtbot, mak
     assert (run.checkpoints_dir / "last.safetensors").exists()
 
 
-def test_a_failing_run_shows_its_message_and_the_app_stays_usable(qtbot, window):
-    tiny(window)
-    window.dataset_tab.selected = "no-such-dataset"  # fails inside the worker, at load time
+def shown_boxes(window, name):
+    return [b for b in window.findChildren(QMessageBox) if b.objectName() == name and b.isVisible()]
+
+
+def test_a_run_that_fails_to_start_leaves_the_last_run_on_screen(qtbot, window, tmp_path):
+    tab = window.train_tab
+    tiny(window, **{"train.steps": 10})
     window.start_training()
     wait_idle(qtbot, window)
-    assert window.errors and "no-such-dataset" in window.errors[-1]
-    boxes = [b for b in window.findChildren(QMessageBox) if b.objectName() == "error-dialog"]
-    assert boxes and "no-such-dataset" in boxes[-1].text()
-    # Usable afterwards: a valid run trains.
-    window.dataset_tab.selected = "mnist-5k"
+    curves, grids, progress = tab.loss_plot.series["g"].n, len(tab.timeline), tab.progress.format()
+    metrics_text = tab.metrics_panel.status_label.text()
+    runs_root = window.runs_root
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    window.runs_root = blocker  # the child prepares the live metrics, then cannot create the run's folder
+    monitor = []
+    window.training.monitor.connect(monitor.append)
+    assert window.start_training()
+    wait_idle(qtbot, window)
+    assert any(m.state == "preparing" for m in monitor)  # it got as far as the evaluator
+    assert len(window.errors) == 1 and "not-a-folder" in window.errors[0]
+    boxes = shown_boxes(window, "error-dialog")
+    assert len(boxes) == 1 and "not-a-folder" in boxes[0].text()
+    # The finished run is still on screen, with its progress, not "Preparing the evaluator…".
+    assert tab.loss_plot.series["g"].n == curves and len(tab.timeline) == grids == 2
+    assert tab.progress.format() == progress == "step 10 / 10" and "Could not start" in tab.status.text()
+    assert tab.metrics_panel.status_label.text() == metrics_text
+    # Usable afterwards: a valid run trains and replaces the views.
+    window.runs_root = runs_root
     tiny(window, **{"train.steps": 3})
     assert window.start_training()
     wait_idle(qtbot, window)
-    assert window.train_tab.step == 3 and len(window.errors) == 1
+    assert tab.step == 3 and tab.loss_plot.series["g"].n == 3 and len(window.errors) == 1
+
+
+def test_a_dataset_not_on_disk_is_caught_before_the_start(qtbot, window, tmp_path, monkeypatch):
+    import studio.ui.tabs.dataset as dataset_module
+
+    tab = window.train_tab
+    tiny(window, **{"train.steps": 5})
+    window.start_training()
+    wait_idle(qtbot, window)
+    curves, grids, progress = tab.loss_plot.series["g"].n, len(tab.timeline), tab.progress.format()
+    window.settings.data_root = str(tmp_path / "datasets")  # nothing downloaded there
+    window.dataset_tab.refresh()
+    window.dataset_tab.select("fashion-mnist")
+    assert "not on disk" in window.model_tab.validation.text()  # before any click, not "✓ valid"
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    assert not window.training.active  # no child started
+    assert len(window.errors) == 1 and "download it" in window.errors[0]
+    assert "Set download = true" not in window.errors[0]  # the CLI's advice, not the window's
+    boxes = shown_boxes(window, "dataset-dialog")
+    assert len(boxes) == 1 and not shown_boxes(window, "error-dialog")  # shown once
+    buttons = {b.text(): b for b in boxes[0].buttons()}
+    assert {"Download and train", "Choose an image folder…"} <= set(buttons)
+    assert tab.loss_plot.series["g"].n == curves and len(tab.timeline) == grids
+    assert tab.progress.format() == progress
+    # "Download and train" starts the Dataset tab's download; a cancelled one trains nothing.
+    started = []
+
+    def fake_download(name, root, progress, cancelled):
+        started.append(name)
+        return "cancelled"
+
+    monkeypatch.setattr(dataset_module, "_download", fake_download)
+    with qtbot.waitSignal(window.dataset_tab.downloadFinished, timeout=10_000):
+        buttons["Download and train"].click()
+    assert started == ["fashion-mnist"] and window.tabs.currentWidget() is window.dataset_tab
+    assert not window.training.active and len(window.errors) == 1
 
 
 def test_invalid_config_names_the_field_instead_of_training(qtbot, window):
@@ -125,8 +211,15 @@ def test_exports_png_and_gif(qtbot, window, tmp_path):
     window.start_training()
     wait_idle(qtbot, window)
     png = window.train_tab.export_png(tmp_path / "grid.png")
+    assert window.statusBar().currentMessage() == f"Saved {png}"
+    grid = window.train_tab.grid_view.image()
     with Image.open(png) as img:
         assert max(img.size) >= 600  # scaled up crisply
+        scale = img.size[1] // grid.shape[0]
+        margin = img.size[0] - grid.shape[1] * scale
+        assert margin > 0 and img.size[1] == grid.shape[0] * scale  # a column for the class names
+        labels = np.asarray(img.convert("L"))[:, :margin]
+        assert (labels < 128).any()  # text drawn in it
     gif = tmp_path / "evolution.gif"
     done = []
     window.train_tab.export_gif(gif, on_done=done.append)
@@ -215,10 +308,9 @@ def test_a_killed_training_process_leaves_the_window_up_and_the_run_resumable(qt
     assert window.errors and "killed by SIGKILL" in window.errors[-1]
     assert "can continue from its last checkpoint" in window.errors[-1]
     run = RunDir(window.current_run)
-    from studio.core.train.checkpoint import load_checkpoint
-
     saved = load_checkpoint(run.path).step
     assert saved >= 10 and window.continue_action.isEnabled()
+    assert window.train_tab.continue_button.isVisible()  # in the Train tab, not only the menu
     window.model_tab.fields["train.steps"].setValue(saved + 3)  # ignored: Continue keeps the run's config
     chunks = []
     window.training.steps.connect(chunks.append)

@@ -3,6 +3,10 @@ cancel, image folders, a labelled preview, class counts, and live augmentation.
 
 Loading and downloading run on the window's TaskRunner threads; what comes back is a
 ``DatasetPreview`` of numpy arrays, never the torch tensors of the whole set.
+
+The image folders a user picked stay in the list (and in the settings) after another
+dataset is selected, and ``problem()`` says, before a run starts, when the selected
+dataset is not on disk.
 """
 
 from __future__ import annotations
@@ -139,6 +143,7 @@ class DatasetTab(QWidget):
     errorOccurred = Signal(str)
     previewLoaded = Signal(object)  # DatasetPreview (tests wait for it)
     augmentPreviewed = Signal()
+    downloadFinished = Signal(str, bool)  # dataset name, whether it is on disk now
 
     def __init__(self, tasks: Any, settings: Any, parent: QWidget | None = None):
         super().__init__(parent)
@@ -333,9 +338,43 @@ class DatasetTab(QWidget):
                 status = "on disk" if info.available else f"to download, {info.download_size}"
             rows.append(DatasetRow(info.name, info.title, info.available, status, info.size))
         known = {r.name for r in rows}
-        if self.selected not in known and Path(self.selected).expanduser().is_dir():
-            rows.append(DatasetRow(self.selected, f"Image folder: {Path(self.selected).name}", True, "folder", self.selected))
+        for folder in self._folders():
+            if folder not in known:
+                rows.append(_folder_row(folder))
         self._show_rows(rows)
+
+    def _folders(self) -> list[str]:
+        """The selected folder and the remembered ones that still exist."""
+        folders = [] if _is_registry(self.selected) else [self.selected]
+        folders += self.settings.image_folders
+        seen, out = set(), []
+        for folder in folders:
+            if folder not in seen and Path(folder).expanduser().is_dir():
+                seen.add(folder)
+                out.append(folder)
+        return out
+
+    def problem(self) -> str:
+        """Why the selected dataset cannot be trained on now ("" when it can): not on disk
+        (Download fetches it), a folder that is gone, or a name the studio does not know."""
+        if not self._engine_ready:
+            return ""
+        row = self.row(self.selected)
+        if row is not None:
+            if row.available:
+                return ""
+            size = f" ({row.status.removeprefix('to download, ')})" if row.status.startswith("to download") else ""
+            return f"{row.title} is not on disk yet: download it{size} or choose an image folder."
+        if Path(self.selected).expanduser().is_dir():
+            return ""
+        if any(sep in self.selected for sep in ("/", "\\", "~")):
+            return f"{self.selected}: this image folder is not there any more: choose another one."
+        return f"{self.selected!r} is not a dataset the studio knows: choose one in the Dataset tab."
+
+    def downloadable(self) -> bool:
+        """The selected dataset is a registry set that Download can fetch."""
+        row = self.row(self.selected)
+        return row is not None and not row.available and row.status != "folder"
 
     def _show_rows(self, rows: list[DatasetRow]) -> None:
         self.rows = rows
@@ -365,7 +404,7 @@ class DatasetTab(QWidget):
         changed = name != self.selected
         self.selected = name
         if self.row(name) is None and Path(name).expanduser().is_dir():
-            self._show_rows([*self.rows, DatasetRow(name, f"Image folder: {Path(name).name}", True, "folder", name)])
+            self._show_rows([*self.rows, _folder_row(name)])
         for i, row in enumerate(self.rows):
             if row.name == name:
                 self.table.blockSignals(True)
@@ -374,6 +413,8 @@ class DatasetTab(QWidget):
         self._update_buttons()
         if changed or force:
             self.settings.last_dataset = name
+            if self.row(name) is not None and self.row(name).status == "folder":
+                self.settings.add_image_folder(name)
             self.dataChanged.emit(self.data_config())
             self.load_preview()
 
@@ -515,6 +556,7 @@ class DatasetTab(QWidget):
         self._update_buttons()
         if result != "cancelled":
             self.select(self.selected, force=True)
+        self.downloadFinished.emit(self.selected, result != "cancelled")
 
     def _on_download_error(self, message: str) -> None:
         self._download = None
@@ -522,14 +564,20 @@ class DatasetTab(QWidget):
         self.status.setText("Download failed.")
         self._update_buttons()
         self.errorOccurred.emit(message)
+        self.downloadFinished.emit(self.selected, False)
 
     def add_folder(self, folder: str) -> None:
-        self.select(str(Path(folder).expanduser()))
+        self.select(str(Path(folder).expanduser().resolve()))
 
-    def _pick_folder(self) -> None:
+    def pick_folder(self) -> bool:
+        """Ask for a folder of images and select it; False when the user cancelled."""
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder of images (one subfolder per class)")
         if folder:
             self.add_folder(folder)
+        return bool(folder)
+
+    def _pick_folder(self) -> None:
+        self.pick_folder()
 
     def _pick_root(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for downloaded datasets", self.settings.data_root)
@@ -538,6 +586,17 @@ class DatasetTab(QWidget):
             self._update_root_label()
             self.refresh()
             self.select(self.selected, force=True)
+
+
+def _folder_row(folder: str) -> DatasetRow:
+    return DatasetRow(folder, f"Image folder: {Path(folder).name}", True, "folder", folder)
+
+
+def _is_registry(name: str) -> bool:
+    """A registry dataset's name (a torch-free catalog lookup), not a folder path."""
+    from studio.core.data.catalog import get_spec
+
+    return get_spec(name) is not None
 
 
 def _download(name: str, root: str, progress: Any, cancelled: Any) -> str:

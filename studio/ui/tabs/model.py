@@ -11,6 +11,9 @@ Validation is the engine's own (``Config.validate`` via ``config_from_dict``), s
 message names the field and its allowed range exactly as the CLI would; the widget of
 that field is outlined in red. Spin boxes deliberately allow values beyond the valid
 range so that the message, not a silently clamped number, tells the user the limits.
+
+On a wide window (WIDE_PX and more) each field's help shows beside it, so the form uses
+the width instead of stretching every box across it; narrower, the help is a tooltip.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ FIELD_RE = re.compile(r"\b((?:data|model|train)\.[a-z_]+(?:\.[a-z_]+)?)")
 GROUPS = ("Model", "Optimisation", "Run", "Start")
 GROUP_TITLES = {"Start": "Start from a checkpoint (fine-tuning)"}
 INVALID_STYLE = "border: 2px solid #d62728; border-radius: 3px;"
+WIDE_PX = 1400  # from this tab width on, help texts beside the fields
+WIDE_FIELD_PX = 240  # a field's width then (the help text takes the rest)
+HELP_STYLE = "color: #555;"
 
 
 class ModelTab(QWidget):
@@ -59,9 +65,13 @@ class ModelTab(QWidget):
         self.fields: dict[str, QWidget] = {}
         self.labels: dict[str, QLabel] = {}
         self.specs: dict[str, FieldSpec] = {}
+        self.helps: dict[str, QLabel] = {}  # each field's help, shown beside it when wide
+        self._rows: dict[str, QWidget] = {}  # the row's field column (the widget and its help)
+        self.wide = False
         self._families: dict[str, Any] = {}
         self._section: type | None = None  # the [model] dataclass the form shows now
         self._data = C.DataConfig()
+        self._data_problem = ""  # the Dataset tab's: the dataset is not on disk, say
         self._loading = False
         self.error_text = ""
 
@@ -134,10 +144,22 @@ class ModelTab(QWidget):
         self._show_preset_note(DEFAULT_PRESET)
 
     # -- building -----------------------------------------------------------------------
-    def _add_row(self, group: str, name: str, label: QLabel, widget: QWidget) -> None:
-        self.forms[group].addRow(label, widget)
+    def _add_row(self, group: str, name: str, label: QLabel, widget: QWidget, help_text: str = "") -> None:
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(widget, 1)
+        if help_text:
+            help_label = QLabel(help_text)
+            help_label.setStyleSheet(HELP_STYLE)
+            help_label.setWordWrap(True)
+            help_label.setVisible(self.wide)
+            line.addWidget(help_label, 1)
+            self.helps[name] = help_label
+        self.forms[group].addRow(label, row)
         self.fields[name] = widget
         self.labels[name] = label
+        self._rows[name] = row
 
     def _add_fields(self, section: str, cls: type) -> None:
         """A row for each described field of ``cls`` not shown yet (first declaration wins)."""
@@ -152,7 +174,7 @@ class ModelTab(QWidget):
             text = QLabel(meta.label)
             text.setToolTip(tip)
             self.specs[name] = meta
-            self._add_row(meta.group, name, text, widget)
+            self._add_row(meta.group, name, text, widget, meta.help)
 
     def _make_field(self, meta: FieldSpec, default: Any) -> QWidget:
         if meta.choices is not None:
@@ -208,6 +230,13 @@ class ModelTab(QWidget):
             f"Dataset: <b>{data.dataset}</b> (choose it, its size and augmentation in the Dataset tab)"
         )
         self._changed()
+
+    def set_data_problem(self, problem: str) -> None:
+        """Why the selected dataset cannot be trained on ("" when it can), shown with the
+        validation: a valid form is not enough when the data is not on disk."""
+        if problem != self._data_problem:
+            self._data_problem = problem
+            self.validate()
 
     def set_config(self, cfg: C.Config) -> None:
         """Show a config's model and train sections (the data section goes to the Dataset tab)."""
@@ -266,6 +295,8 @@ class ModelTab(QWidget):
             message = str(exc)
         else:
             message = ""
+        if not message and self._data_problem:
+            message = self._data_problem
         self.error_text = message
         if message:
             self.validation.setText(f"⚠ {message}")
@@ -343,12 +374,22 @@ class ModelTab(QWidget):
                 self._set_value(f"model.{key}", value)
 
     def _fill_choices(self, family: str) -> None:
-        """Each choice field of the family's section offers that section's choices."""
+        """The family's own label, help and choices on each shared field (families name
+        fields alike only with the same kind of value: studio.core.families.register)."""
         fam = self._families.get(family)
         if fam is None:
             return
         for key, meta in field_specs(fam.section).items():
-            combo = self.fields.get(f"model.{key}")
+            name = f"model.{key}"
+            combo = self.fields.get(name)
+            if name in self.labels:
+                self.specs[name] = meta
+                self.labels[name].setText(meta.label)
+                tip = f"{meta.help}\n({name})" if meta.help else name
+                self.labels[name].setToolTip(tip)
+                combo.setToolTip(tip)
+                if name in self.helps:
+                    self.helps[name].setText(meta.help)
             if meta.choices is None or not isinstance(combo, QComboBox):
                 continue
             current = combo.currentData()
@@ -376,9 +417,23 @@ class ModelTab(QWidget):
                 continue
             present = key in keys
             applies = present and (current is None or meta.applies(current))
-            for widget in (self.fields[name], self.labels[name]):
+            for widget in (self.fields[name], self.labels[name], self._rows[name]):
                 widget.setVisible(present)
                 widget.setEnabled(applies)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self.set_wide(self.width() >= WIDE_PX)
+
+    def set_wide(self, wide: bool) -> None:
+        """Help texts beside the fields (wide) or in their tooltips only."""
+        if wide == self.wide:
+            return
+        self.wide = wide
+        for name, widget in self.fields.items():
+            widget.setMaximumWidth(WIDE_FIELD_PX if wide and name in self.helps else 16_777_215)
+        for label in self.helps.values():
+            label.setVisible(wide)
 
     def _changed(self, *_args: Any) -> None:
         if self._loading:

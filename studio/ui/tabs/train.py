@@ -1,8 +1,15 @@
 """Train tab: run controls, progress with ETA, loss curves, the live sample grid with a
 timeline through the run's past grids, exports, and the metrics panel (right).
 
-Event handlers only store data; ``refresh()``, driven by the window's ~20 Hz view
-timer, redraws from the latest state, so a fast run never floods the event loop.
+Controls: Train (a new run), Continue (shown when the opened run can resume), Pause,
+Resume, Step (one step while paused), Stop, Save checkpoint, and the learning rate,
+which can be changed mid-run. Event handlers only store data; ``refresh()``, driven by
+the window's ~20 Hz view timer, redraws from the latest state, so a fast run never
+floods the event loop.
+
+A start that fails before its Started event leaves the previous run on screen: the
+window calls ``show_starting`` (only the status and the progress bar change) and
+``begin`` once the new run has started, or ``restore_after_failed_start``.
 """
 
 from __future__ import annotations
@@ -13,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSlider,
@@ -28,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.timeline import GridTimeline, read_png
-from studio.ui.widgets.image_view import ImageView
+from studio.ui.widgets.image_view import ImageView, to_qimage
 from studio.ui.widgets.loss_plot import LossPlot
 from studio.ui.widgets.metrics_panel import MetricsPanel
 
@@ -42,6 +51,40 @@ def export_scale(image: np.ndarray) -> int:
     return max(1, min(8, math.ceil(EXPORT_MIN_SIDE / max(image.shape[:2]))))
 
 
+def labelled_grid(image: np.ndarray, labels: list[str], scale: int) -> QImage:
+    """The grid scaled up (nearest) with its row labels (class names) in a margin on the left."""
+    grid = to_qimage(image)
+    grid = grid.scaled(grid.width() * scale, grid.height() * scale, Qt.AspectRatioMode.IgnoreAspectRatio,
+                       Qt.TransformationMode.FastTransformation)
+    row_h = grid.height() / len(labels)
+    probe = QImage(1, 1, QImage.Format.Format_RGB888)
+    painter = QPainter(probe)
+    font = painter.font()
+    painter.end()
+    font.setPixelSize(max(10, min(28, int(row_h * 0.45))))
+    margin = max(QFontMetrics(font).horizontalAdvance(text) for text in labels) + font.pixelSize()
+    out = QImage(grid.width() + margin, grid.height(), QImage.Format.Format_RGB888)
+    out.fill(QColor("white"))
+    painter = QPainter(out)
+    painter.setFont(font)
+    painter.setPen(QColor("black"))
+    painter.drawImage(margin, 0, grid)
+    for i, text in enumerate(labels):
+        cell = QRectF(0, i * row_h, margin - font.pixelSize() / 2, row_h)
+        painter.drawText(cell, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+    painter.end()
+    return out
+
+
+def parse_lr(text: str) -> float | None:
+    """A learning rate typed by hand (1e-4, 0.0002); None unless a number in (0, 1]."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if 0 < value <= 1 and math.isfinite(value) else None
+
+
 def format_eta(seconds: float) -> str:
     if not math.isfinite(seconds) or seconds < 0:
         return "–"
@@ -53,11 +96,16 @@ def format_eta(seconds: float) -> str:
 
 class TrainTab(QWidget):
     startRequested = Signal()
+    continueRequested = Signal()
     pauseRequested = Signal()
     resumeRequested = Signal()
+    stepRequested = Signal()
     stopRequested = Signal()
     checkpointRequested = Signal()
+    lrRequested = Signal(float)
+    compareRequested = Signal()
     errorOccurred = Signal(str)
+    messageShown = Signal(str)  # a confirmation for the status bar ("Saved …")
 
     def __init__(self, tasks: Any, parent: QWidget | None = None):
         super().__init__(parent)
@@ -72,31 +120,58 @@ class TrainTab(QWidget):
         self._follow_latest = True
         self._progress_dirty = False
         self._last_plot = self._last_text = 0.0
+        self._before_start: tuple[int, str, str] | None = None  # what a start that fails restores
 
         self.start_button = QPushButton("▶ Train")
         self.start_button.setObjectName("start")
         self.start_button.setToolTip("Start a new run with the Model tab's settings on the Dataset tab's data")
+        self.continue_button = QPushButton("▶▶ Continue")
+        self.continue_button.setObjectName("continue")
+        self.continue_button.setVisible(False)
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("While paused: train exactly one step and stay paused")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current step; a checkpoint is saved")
         self.save_button = QPushButton("Save checkpoint")
+        self.save_button.setToolTip("Save a checkpoint now (also while paused)")
+        self.lr_edit = QLineEdit()
+        self.lr_edit.setObjectName("lr")
+        self.lr_edit.setFixedWidth(70)
+        self.lr_edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keys typed after Train do not land here
+        self.lr_edit.setToolTip("The learning rate; while a run trains, Set applies a new one from the next step "
+                                "(every optimiser keeps its ratio to it) and the run's metrics.jsonl records it")
+        self.lr_button = QPushButton("Set")
+        self.lr_button.setToolTip(self.lr_edit.toolTip())
+        self.lr_button.setFixedWidth(self.lr_button.fontMetrics().horizontalAdvance("Set") + 24)
         self.start_button.clicked.connect(self.startRequested)
+        self.continue_button.clicked.connect(self.continueRequested)
         self.pause_button.clicked.connect(self.pauseRequested)
         self.resume_button.clicked.connect(self.resumeRequested)
+        self.step_button.clicked.connect(self.stepRequested)
         self.stop_button.clicked.connect(self.stopRequested)
-        self.save_button.clicked.connect(self.checkpointRequested)
+        self.save_button.clicked.connect(self._on_save)
+        self.lr_button.clicked.connect(self._on_set_lr)
+        self.lr_edit.returnPressed.connect(self._on_set_lr)
+        self.lr_edit.textChanged.connect(lambda _t: self._update_lr_button())
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.progress.setTextVisible(True)
         self.status = QLabel("Ready: click Train to start.")
-        self.status.setFixedWidth(300)  # a fixed size: new text never re-lays out the row
+        self.status.setFixedWidth(280)  # a fixed size: new text never re-lays out the row
+        self.status.setWordWrap(True)
         self._notice_until = 0.0
         controls = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button, self.save_button):
+        for b in (self.start_button, self.continue_button, self.pause_button, self.resume_button, self.step_button,
+                  self.stop_button, self.save_button):
             controls.addWidget(b)
+        controls.addSpacing(6)
+        controls.addWidget(QLabel("lr"))
+        controls.addWidget(self.lr_edit)
+        controls.addWidget(self.lr_button)
         controls.addWidget(self.progress, 1)
         controls.addWidget(self.status)
 
@@ -137,11 +212,17 @@ class TrainTab(QWidget):
         splitter.setSizes([440, 420, 360])
         self.run_label = QLabel()
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.compare_button = QPushButton("Compare runs…")
+        self.compare_button.setToolTip("The runs under the runs folder: their settings, final figures and curves side by side")
+        self.compare_button.clicked.connect(self.compareRequested)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.run_label, 1)
+        bottom.addWidget(self.compare_button)
 
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.run_label)
+        layout.addLayout(bottom)
         self.set_state("idle")
         self._update_export_buttons()
 
@@ -150,17 +231,78 @@ class TrainTab(QWidget):
         """Enable the buttons for "idle", "running", "paused", "stopping" or "watching"."""
         self.state = state
         self.start_button.setEnabled(state in ("idle", "watching") and can_start)
+        self.continue_button.setEnabled(state in ("idle", "watching") and can_start)
         self.pause_button.setEnabled(state == "running")
         self.resume_button.setEnabled(state == "paused")
+        self.step_button.setEnabled(state == "paused")
         self.stop_button.setEnabled(state in ("running", "paused"))
         self.save_button.setEnabled(state in ("running", "paused"))
+        self._update_lr_button()
         if state == "paused":
-            self.status.setText(f"Paused at step {self.step:,}")
+            self.status.setText(f"Paused at step {self.step:,}: Step trains one step")
         elif state == "stopping":
             self.status.setText("Stopping: saving a checkpoint…")
 
+    def set_continuable(self, text: str | None) -> None:
+        """Show Continue (``text`` says from where) when the opened run can resume; None hides it."""
+        self.continue_button.setVisible(text is not None)
+        if text is not None:
+            self.continue_button.setToolTip(text)
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate the field shows (the form's, or the run's after a change)."""
+        self.lr_edit.setText(f"{lr:g}")
+
+    def _update_lr_button(self) -> None:
+        active = getattr(self, "state", "idle") in ("running", "paused")
+        self.lr_button.setEnabled(active and parse_lr(self.lr_edit.text()) is not None)
+
+    def _on_set_lr(self) -> None:
+        lr = parse_lr(self.lr_edit.text())
+        if lr is None or not self.lr_button.isEnabled():
+            return
+        self.lrRequested.emit(lr)
+        self._notice(f"Learning rate {lr:g} from the next step…")
+
+    def _on_save(self) -> None:
+        self._notice("Saving a checkpoint…")
+        self.checkpointRequested.emit()
+
+    def _notice(self, text: str) -> None:
+        """A one-off message in the status label; the rate and ETA wait NOTICE_S."""
+        self.status.setText(text)
+        self._notice_until = time.monotonic() + NOTICE_S
+
+    def show_starting(self, text: str) -> None:
+        """A run is starting: only the status says so; the previous run stays on screen
+        until the new one has started (``begin``), or comes back if it does not."""
+        self._before_start = (self.progress.value(), self.progress.format(), self.metrics_panel.status_label.text())
+        self.status.setText(text)
+
+    def on_preparing(self, status: Any) -> None:
+        """The live metrics' evaluator being prepared before the start: the progress bar and
+        the status lines show it; the previous run's curves and metrics stay."""
+        if status.state == "preparing":
+            pct = "" if status.fraction is None else f" {status.fraction:.0%}"
+            self.progress.setFormat(f"Preparing the evaluator…{pct}")
+            self.progress.setValue(int(1000 * (status.fraction or 0.0)))
+            self.metrics_panel.status_label.setText(f"Preparing the evaluator…{pct}\n{status.message}")
+            self.status.setText("Preparing the live metrics (Stop cancels)")
+
+    def restore_after_failed_start(self, text: str) -> None:
+        """The run never started: the previous run's progress and metrics text again, and
+        ``text`` as the status."""
+        if self._before_start is not None:
+            value, fmt, metrics_text = self._before_start
+            self.progress.setValue(value)
+            self.progress.setFormat(fmt)
+            self.metrics_panel.status_label.setText(metrics_text)
+        self._before_start = None
+        self.status.setText(text)
+
     def begin(self, total_steps: int, batch_size: int, row_labels: list[str], title: str) -> None:
         """Clear everything for a new (or newly opened) run."""
+        self._before_start = None
         self.total_steps = total_steps
         self.batch_size = max(1, batch_size)
         self.step = 0
@@ -235,8 +377,11 @@ class TrainTab(QWidget):
             self.status.setText("Live metrics are off: see the Metrics panel")
 
     def on_checkpoint(self, event: Any) -> None:
-        self.status.setText(f"Checkpoint saved at step {event.step:,}")
-        self._notice_until = time.monotonic() + NOTICE_S  # the rate/ETA text waits
+        self._notice(f"Checkpoint saved at step {event.step:,}")
+
+    def on_learning_rate(self, event: Any) -> None:
+        self.set_lr(event.lr)
+        self._notice(f"Learning rate {event.previous:g} → {event.lr:g} at step {event.step:,}")
 
     def on_finished(self, event: Any) -> None:
         self.step = event.step
@@ -246,6 +391,8 @@ class TrainTab(QWidget):
         self.status.setText(f"{verb} at step {event.step:,}; checkpoint saved")
 
     def on_failed(self, message: str) -> None:
+        self._progress_dirty = True
+        self.refresh(force=True)  # the step reached, not a preparation's text
         self.status.setText("Failed: see the message")
 
     def refresh(self, force: bool = False) -> None:
@@ -293,12 +440,21 @@ class TrainTab(QWidget):
 
     # -- exports -------------------------------------------------------------------------------
     def export_png(self, path: str | Path) -> Path:
+        """The grid shown, scaled up, with its class names beside the rows when it has them."""
         from studio.core.explore.export import save_png
 
         image = self.grid_view.image()
         if image is None:
             raise ValueError("no sample grid to export yet")
-        return save_png(image, path, export_scale(image))
+        labels = self.grid_view.row_labels()
+        if labels:
+            out = Path(path)
+            if not labelled_grid(image, labels, export_scale(image)).save(str(out), "PNG"):
+                raise OSError("cannot write the image")
+        else:
+            out = save_png(image, path, export_scale(image))
+        self.messageShown.emit(f"Saved {out}")
+        return out
 
     def export_gif(self, path: str | Path, on_done: Any = None) -> None:
         """Write the run's grids as an animated GIF on a worker thread."""
@@ -315,6 +471,7 @@ class TrainTab(QWidget):
 
         def done(result: Path) -> None:
             self.status.setText(f"Saved {result}")
+            self.messageShown.emit(f"Saved {result}")
             if on_done is not None:
                 on_done(result)
 

@@ -66,6 +66,9 @@ class ImageView(QWidget):
         self._row_labels = list(labels)
         self.update()
 
+    def row_labels(self) -> list[str]:
+        return list(self._row_labels)
+
     def set_marker(self, fx: float | None, fy: float | None = None) -> None:
         self._marker = None if fx is None else (float(fx), float(fy))
         self.update()
