@@ -55,17 +55,17 @@ def _train(**values) -> TrainConfig:
 # conditional one draws the asked digit far more often (94.5% against 63% in
 # benchmarks/quality.py's scoring at 3000 vs 5000 steps).
 PRESETS_VAE = (
-    Preset("vae", "A convolutional VAE (latent 20), batch 128, Adam 1e-3",
+    Preset("vae", "A convolutional VAE (latent 20), batch 128, Adam 1e-3; about 2 min here",
            Config(DataConfig(), VAEConfig("vae", "conv", 20, 32), _train(steps=3000))),
-    Preset("vae-mlp", "The pytorch/examples VAE (784-400-20), batch 128, Adam 1e-3",
+    Preset("vae-mlp", "The pytorch/examples VAE (784-400-20), batch 128, Adam 1e-3; under a minute here",
            Config(DataConfig(), VAEConfig("vae", "mlp", 20, 64), _train(steps=5000))),
-    Preset("vae-2d", "A 2-D latent space: the explorer draws it as a clickable manifold map",
+    Preset("vae-2d", "A 2-D latent space: the explorer draws it as a clickable manifold map; about a minute here",
            Config(DataConfig(), VAEConfig("vae", "mlp", 2, 64), _train(steps=5000))),
 )
 PRESETS_CVAE = (
-    Preset("cvae", "A convolutional VAE with the one-hot label given to encoder and decoder",
+    Preset("cvae", "A convolutional VAE with the one-hot label given to encoder and decoder; about 2.5 min here",
            Config(DataConfig(), VAEConfig("cvae", "conv", 20, 32), _train(steps=3000))),
-    Preset("cvae-mlp", "The examples' MLP VAE with the one-hot label given to encoder and decoder",
+    Preset("cvae-mlp", "The examples' MLP VAE with the one-hot label given to encoder and decoder; under a minute here",
            Config(DataConfig(), VAEConfig("cvae", "mlp", 20, 64), _train(steps=5000))),
 )
 
