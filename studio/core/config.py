@@ -73,7 +73,9 @@ class TrainConfig:
     device: str = spec("auto", "Device", "auto picks CUDA, then MPS, then the CPU", choices=DEVICES, group="Run")
     precision: str = spec("fp32", "Precision", "bf16 or fp16: mixed precision (torch.autocast) on a CUDA device "
                           "only, fp16 with loss scaling; fp32 everywhere else", choices=PRECISIONS, group="Run")
-    threads: int = spec(0, "CPU threads", "torch's CPU threads; 0 = automatic", lo=0, hi=256, group="Run")
+    threads: int = spec(0, "CPU threads", "torch's CPU threads; 0 = automatic: measured during the run, so "
+                        "it backs off when another program is busy (not bit-for-bit reproducible)",
+                        lo=0, hi=256, group="Run")
     log_every: int = spec(10, "Log every", "steps between loss records", lo=1, hi=1_000_000, group="Run")
     sample_every: int = spec(200, "Sample grid every", "steps between sample grids", lo=1, hi=10_000_000, group="Run")
     checkpoint_every: int = spec(1000, "Checkpoint every", "steps between checkpoints", lo=1, hi=10_000_000,
