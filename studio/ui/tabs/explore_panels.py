@@ -243,8 +243,8 @@ class CompletionPanel(QGroupBox):
             known[h // 2:] = False
             self.editor.set_image(image, known)
             self.digit.setMaximum(max(0, count - 1))
-            if label is not None and self.host.info.conditional:
-                self.host.class_picker.set_value(label, notify=False)
+            if label is not None and self.host.info.conditional:  # complete it as its own class; the sample follows
+                self.host.class_picker.set_value(label)
             self.caption.setText(f"Held-out image {self.digit.value()}" + (f" (a {label})" if label is not None
                                  else "") + ": its lower half hidden. Complete it.")
         elif channel == "complete":
