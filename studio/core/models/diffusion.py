@@ -281,9 +281,6 @@ class Diffusion(GenerativeModel):
     can_cancel = True
     can_denoise = True
 
-    can_cancel = True
-    can_denoise = True
-
     def __init__(self, cfg: DiffusionConfig, image_shape: tuple[int, int, int], num_classes: int | None):
         super().__init__(image_shape, num_classes)
         c, h, w = image_shape

@@ -131,8 +131,6 @@ class PixelCNN(GenerativeModel):
     can_cancel = True
     can_complete = True
     sample_options = {"temperature": TEMPERATURE}
-    can_cancel = True
-    can_complete = True
 
     def __init__(self, cfg: PixelCNNConfig, image_shape: tuple[int, int, int], num_classes: int | None):
         super().__init__(image_shape, num_classes)
