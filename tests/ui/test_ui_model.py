@@ -94,3 +94,10 @@ def test_fields_that_do_not_apply_are_disabled(window):
     assert not tab.fields["model.gp_weight"].isEnabled()  # no penalty under the BCE loss
     set_fields(window, {"model.loss": "wgan-gp"})
     assert tab.fields["model.gp_weight"].isEnabled()
+
+
+def test_text_fields_of_a_family_keep_their_type(window):
+    tab = window.model_tab
+    tab.apply_preset("cddpm")
+    cfg = tab.config()  # e.g. the UNet's channel multipliers are a string, not a number
+    assert cfg.model == PRESETS["cddpm"].model

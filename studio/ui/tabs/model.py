@@ -156,6 +156,8 @@ class ModelTab(QWidget):
             help_label.setVisible(self.wide)
             line.addWidget(help_label, 1)
             self.helps[name] = help_label
+        else:
+            line.addStretch(0)  # grows only once the field is capped (wide)
         self.forms[group].addRow(label, row)
         self.fields[name] = widget
         self.labels[name] = label
@@ -318,7 +320,7 @@ class ModelTab(QWidget):
         if isinstance(widget, QCheckBox):
             return widget.isChecked()
         text = widget.text().strip()
-        default = getattr(C.TrainConfig(), name.split(".", 1)[1], 0.0) if name.startswith("train.") else 0.0
+        default = self._default(name)
         if isinstance(default, tuple):
             return [v.strip() for v in text.split(",") if v.strip()]
         if isinstance(default, str):
@@ -327,6 +329,12 @@ class ModelTab(QWidget):
             return float(text)
         except ValueError:
             raise C.ConfigError(f"{name} must be a number, got {text!r}") from None
+
+    def _default(self, name: str) -> Any:
+        """The field's default in its section (its type says how to read the text)."""
+        section, key = name.split(".", 1)
+        cls = C.TrainConfig if section == "train" else self._section
+        return getattr(cls(), key, 0.0) if cls is not None else 0.0
 
     def _set_value(self, name: str, value: Any) -> None:
         widget = self.fields[name]
@@ -430,8 +438,8 @@ class ModelTab(QWidget):
         if wide == self.wide:
             return
         self.wide = wide
-        for name, widget in self.fields.items():
-            widget.setMaximumWidth(WIDE_FIELD_PX if wide and name in self.helps else 16_777_215)
+        for widget in self.fields.values():
+            widget.setMaximumWidth(WIDE_FIELD_PX if wide else 16_777_215)
         for label in self.helps.values():
             label.setVisible(wide)
 
