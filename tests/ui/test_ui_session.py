@@ -177,3 +177,16 @@ def test_every_preset_note_gives_an_estimated_time(window):
         tab.apply_preset(name)
         note = tab.preset_note.text()
         assert re.search(r"\b(\d+(\.\d+)?|a|an) (s|min|minutes?|hours?)\b.* here", note), (name, note)
+
+
+def test_a_wide_model_tab_puts_each_fields_help_beside_it(qtbot, window):
+    tab = window.model_tab
+    window.tabs.setCurrentWidget(tab)
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: tab.width() >= 1400, timeout=5000)
+    assert tab.wide and tab.helps["train.lr"].isVisible()
+    assert "generator" in tab.helps["train.lr"].text()
+    assert tab.fields["train.lr"].width() <= 240  # the help, not a stretched box, takes the width
+    window.resize(1200, 660)
+    qtbot.waitUntil(lambda: not tab.wide, timeout=5000)
+    assert not tab.helps["train.lr"].isVisible()
