@@ -749,7 +749,8 @@ class MainWindow(QMainWindow):
 
     def _open_checkpoint_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open a checkpoint", str(self.runs_root), "Checkpoints (*.safetensors);;All files (*)"
+            self, "Open a checkpoint or an ensemble", str(self.runs_root),
+            "Checkpoints and ensembles (*.safetensors *.toml);;All files (*)"
         )
         if path:
             self.open_checkpoint(path)
