@@ -73,3 +73,46 @@ def test_collapse_warning():
     assert collapse_warning(healthy) is None
     assert "class KL 0.50" in collapse_warning({"coverage": 10.0, "num_classes": 10.0, "class_kl": 0.5})
     assert collapse_warning({"fid_eval": 3.0}) is None  # nothing to judge by
+
+
+class Replay:
+    """Real images as a model's samples (a perfectly collapsed or a perfect model)."""
+
+    conditional, num_classes = False, None
+
+    def __init__(self, images):
+        self.images = images
+        self.image_shape = tuple(images.shape[1:])
+
+    def sample(self, n, labels=None, generator=None, **_options):
+        idx = torch.randint(len(self.images), (n,), generator=generator)
+        return self.images[idx].float() / 255
+
+
+def test_the_alarm_reads_the_real_floor_and_ignores_off_manifold_blobs(tiny_config, cache_root):
+    from studio.core.data import load_dataset
+    from studio.core.models import build_model
+
+    config = tiny(tiny_config, "gan")
+    monitor = prepare_monitor(config, cache_root=cache_root, n=200)
+    held = load_dataset(config.data, "test")
+    sevens, everything = Replay(held.images[held.labels == 7]), Replay(held.images)
+    assert collapse_warning(monitor(sevens, 1), floor=monitor.floor) is not None  # a real collapse
+    assert collapse_warning(monitor(everything, 1), floor=monitor.floor) is None
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        blobs = build_model(config, (1, 28, 28), None)  # an untrained generator: what step 0 draws
+    early = monitor(blobs, 1)
+    assert early.values["precision"] < 0.5 * monitor.floor["precision"]
+    assert collapse_warning(early, floor=monitor.floor) is None  # its class histogram means nothing yet
+
+
+def test_a_tiny_dataset_says_its_figures_are_unreliable():
+    from studio.core.metrics.monitor import reliability_caveat
+
+    labels = torch.arange(3).repeat_interleave(40)
+    tiny_set = ImageData("faces", torch.zeros(120, 1, 28, 28, dtype=torch.uint8), labels, ["a", "b", "c"])
+    caveat = reliability_caveat(0.667, tiny_set)
+    assert "66.7% of held-out images" in caveat and "40 training images" in caveat and "rough" in caveat
+    big = ImageData("digits", torch.zeros(1000, 1, 28, 28, dtype=torch.uint8), torch.arange(10).repeat(100))
+    assert reliability_caveat(0.98, big) == ""

@@ -235,3 +235,16 @@ def test_explore_measure_shows_the_checkpoint_metrics(qtbot, window, tiny_runs):
         tab.measure_button.click()
         tab.measure_button.click()
     assert blocker.args == [None] and not table.isVisible() and "cancelled" in tab.measure_label.text()
+
+
+def test_a_tiny_dataset_shows_its_caveat_instead_of_a_floor(qtbot):
+    from studio.ui.widgets.metrics_panel import MetricsPanel
+
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    caveat = "These figures are unreliable for this dataset: the evaluator reads only 66.7% of held-out images right."
+    panel.on_status(MonitorStatus("ready", caveat, every=100, n=120, floor={}, class_names=("a", "b", "c"),
+                                  data_share=np.full(3, 1 / 3)))
+    assert "unreliable" in panel.status_label.text() and panel.floor == {}
+    panel.on_status(MonitorStatus("running", every=100, n=120, seconds=0.5, wall=10.0, calls=1))
+    assert "unreliable" in panel.status_label.text()  # still said after the first check

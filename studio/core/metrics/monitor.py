@@ -45,6 +45,7 @@ class LiveMonitor:
         self.reference = Reference.build(evaluator, train, max_n=max(reference_n, n), seed=seed)
         self.reference.radii(n, 3)  # computed now, not during training
         self.floor: dict[str, float] = {}
+        self.caveat = reliability_caveat(evaluator.accuracy, train)
         if heldout is not None and heldout.labels is not None and len(heldout) > 3:
             floor = real_floor(self.reference, heldout, n, full=False, seed=seed)
             self.floor = {k: v for k, v in floor.values.items() if k in LIVE_KEYS}
@@ -91,17 +92,28 @@ def collapse_warning(
     metrics: Metrics | Mapping[str, float],
     class_names: list[str] | None = None,
     kl_threshold: float = KL_WARN,
+    floor: Mapping[str, float] | None = None,
 ) -> str | None:
     """A one-line mode-collapse warning when coverage falls, else None.
 
     Fires when a class gets under 20% of its data share of the samples (2% for ten
     balanced classes) or when KL(generated || data) exceeds ``kl_threshold`` nats.
+
+    ``floor``: the held-out real images' figures at the same n. With it, the warning
+    fires only beyond what real data shows (coverage under the floor's, KL above the
+    floor's plus the threshold), and not while the samples are off the data manifold
+    (precision under half the floor's): the evaluator files early blobs under whatever
+    class they happen to resemble, so its class histogram means nothing yet.
     """
     values = metrics.values if isinstance(metrics, Metrics) else metrics
     hist = metrics.class_histogram if isinstance(metrics, Metrics) else None
     coverage, total, kl = values.get("coverage"), values.get("num_classes"), values.get("class_kl")
-    low = coverage is not None and total is not None and coverage < total
-    high_kl = kl is not None and kl > kl_threshold
+    floor = floor or {}
+    if "precision" in values and floor.get("precision") and values["precision"] < 0.5 * floor["precision"]:
+        return None
+    full = floor.get("coverage", total)
+    low = coverage is not None and full is not None and coverage < full
+    high_kl = kl is not None and kl > kl_threshold + floor.get("class_kl", 0.0)
     if not (low or high_kl):
         return None
     parts = []
@@ -118,6 +130,26 @@ def collapse_warning(
         top = int(np.argmax(hist))
         parts.append(f"most common: {_name(top, class_names)} at {float(hist[top]):.0%}")
     return "Mode collapse: " + "; ".join(parts)
+
+
+MIN_ACCURACY = 0.75  # an evaluator that misreads one held-out image in four cannot judge classes
+MIN_PER_CLASS = 50  # fewer training images a class than this: FID and k-NN figures are noise
+
+
+def reliability_caveat(accuracy: float | None, train: ImageData) -> str:
+    """Why the figures of this dataset should not be trusted ("" when they can be)."""
+    reasons = []
+    if accuracy is not None and accuracy < MIN_ACCURACY:
+        reasons.append(f"the evaluator reads only {accuracy:.1%} of held-out images right")
+    if train.labels is not None and len(train.labels):
+        counts = np.bincount(train.labels.cpu().numpy())
+        fewest = int(counts[counts > 0].min()) if (counts > 0).any() else 0
+        if fewest < MIN_PER_CLASS:
+            reasons.append(f"its smallest class has {fewest} training images (under {MIN_PER_CLASS})")
+    if not reasons:
+        return ""
+    return ("These figures are unreliable for this dataset: " + " and ".join(reasons)
+            + ". A model can score better than the real-data floor here; read them as rough trends only.")
 
 
 def _name(i: int, class_names: list[str] | None) -> str:

@@ -173,7 +173,8 @@ class LiveMetrics(Callback):
         self.budgeted = BudgetedMonitor(live, self.budget)
         self.budgeted.load_state_dict(self._pending_state)
         share = live.reference.data_hist.detach().cpu().numpy().astype(np.float64)
-        return ev.MonitorStatus("ready", every=self.every, n=live.n, floor=dict(live.floor),
+        floor = {} if getattr(live, "caveat", "") else dict(live.floor)  # no floor a model "beats"
+        return ev.MonitorStatus("ready", getattr(live, "caveat", ""), every=self.every, n=live.n, floor=floor,
                                 class_names=tuple(live.class_names), data_share=share, budget=self.budget)
 
     # -- during the run ----------------------------------------------------------------

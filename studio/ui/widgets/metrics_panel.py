@@ -84,6 +84,7 @@ class MetricsPanel(QGroupBox):
         self.warning: str | None = None  # the message the banner shows (None: hidden)
         self.selected = "fid_eval"
         self._warn_streak = 0  # consecutive checks with a warning
+        self.caveat = ""  # why this dataset's figures are unreliable ("" when they are not)
         self._series: dict[str, tuple[list[int], list[float]]] = {}
         self._rows: dict[str, int] = {}
         self._dirty = False
@@ -197,6 +198,7 @@ class MetricsPanel(QGroupBox):
         self.data_share = None
         self.warning = None
         self._warn_streak = 0
+        self.caveat = ""
         self._series.clear()
         self._rows.clear()
         self.table.setRowCount(0)
@@ -247,8 +249,10 @@ class MetricsPanel(QGroupBox):
             self.floor = dict(status.floor)
             self.set_interval(status.every)
             self.set_reference(list(status.class_names), status.data_share)
+            self.caveat = status.message  # figures of a tiny dataset: said once, kept visible
             self.status_label.setText(
                 f"Every {status.every:,} steps, {status.n:,} samples scored by the dataset's evaluator."
+                + (f"\n⚠ {self.caveat}" if self.caveat else "")
             )
             self.cost_label.setText("")
         elif state == "running":
@@ -258,6 +262,7 @@ class MetricsPanel(QGroupBox):
             self.status_label.setText(
                 f"Every {status.every:,} steps, {status.n:,} samples: {status.calls} check"
                 f"{'s' if status.calls != 1 else ''}, {status.seconds / max(status.calls, 1):.2f} s each{skipped}."
+                + (f"\n⚠ {self.caveat}" if self.caveat else "")
             )
             self.cost_label.setToolTip(
                 f"{status.seconds:.1f} s of {status.wall:.1f} s of training went into the live metrics "
@@ -275,7 +280,7 @@ class MetricsPanel(QGroupBox):
             steps, values = self._series.setdefault(key, ([], []))
             steps.append(int(event.step))
             values.append(float(value))
-        message = collapse_warning(event, self.class_names or None)
+        message = collapse_warning(event, self.class_names or None, floor=self.floor)
         if message is None:
             self._warn_streak = 0
             self.warning = None
