@@ -6,10 +6,18 @@ Pairs, each run in this one process on the embedded mnist-5k digits:
                 MNIST over the embedded files, ToTensor + Normalize, DataLoader(shuffle)
   examples-vae  the pytorch/examples VAE (784-400-20, batch 128, Adam 1e-3), fed by
                 torchvision MNIST + ToTensor + DataLoader, as in that example
-each against the same model trained by studio's Trainer (the gan-mlp and vae presets).
+  ddpm          the cddpm preset's UNet trained as the popular conditional-MNIST DDPM
+                scripts do it (TeaPearce/Conditional_Diffusion_MNIST and its kin):
+                torchvision MNIST + ToTensor + DataLoader(shuffle), t, noise and the
+                label-dropout mask drawn per batch, MSE on the noise, Adam, loss.item()
+each against the same model trained by studio's Trainer (the gan-mlp and vae presets);
+the ddpm pair against the studio's DiffusionAlgorithm on whole-tensor batches
+(BatchSampler) with its EMA, as the Trainer runs it, without the Trainer.
 Runs alternate and the median of --repeats is kept, so a noisy machine hurts both sides.
+A UNet step costs about a hundred MLP steps, so the ddpm pair runs --ddpm-steps.
 
-    python benchmarks/throughput.py [--steps 300] [--repeats 3]
+    python benchmarks/throughput.py [--steps 300] [--ddpm-steps 30] [--repeats 3]
+                                    [--pairs seed-gan,examples-vae,ddpm]
 """
 
 from __future__ import annotations
@@ -29,9 +37,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
+from studio.core.data import BatchSampler, load_dataset
 from studio.core.presets import preset
 from studio.core.train import events as ev
-from studio.core.train.trainer import Trainer
+from studio.core.train.ema import EMA
 
 
 # -- the seed article's loop, as written ---------------------------------------------------
@@ -96,12 +105,40 @@ def examples_vae(root: Path, steps: int) -> float:
     return _time_loader_loop(loader, step, steps)
 
 
-def _time_loader_loop(loader: DataLoader, step: Callable[[torch.Tensor], None], steps: int) -> float:
+# -- the conditional-MNIST DDPM scripts' loop, with the cddpm preset's UNet -----------------
+def conditional_ddpm_script(root: Path, steps: int) -> float:
+    from studio.core.models.diffusion import UNet
+
+    cfg, train = preset("cddpm").model, preset("cddpm").train
+    n_T, drop_prob, null = cfg.timesteps, cfg.label_dropout, 10
+    model = UNet(cfg, 1, 10)  # the network the studio trains, fed the scripts' way
+    betas = torch.linspace(1e-4, 0.02, n_T)  # the scripts' precomputed schedule
+    alphabar = torch.cumprod(1 - betas, dim=0)
+    sqrtab, sqrtmab = alphabar.sqrt(), (1 - alphabar).sqrt()
+    loader = DataLoader(datasets.MNIST(root, train=True, transform=transforms.ToTensor()),
+                        batch_size=train.batch_size, shuffle=True)
+    optim = torch.optim.Adam(model.parameters(), lr=train.lr)
+
+    def step(x: torch.Tensor, c: torch.Tensor) -> None:
+        optim.zero_grad()
+        _ts = torch.randint(0, n_T, (x.shape[0],))
+        noise = torch.randn_like(x)
+        x_t = sqrtab[_ts, None, None, None] * x + sqrtmab[_ts, None, None, None] * noise
+        context_mask = torch.bernoulli(torch.zeros(c.shape) + drop_prob).bool()
+        loss = F.mse_loss(model(x_t, _ts, torch.where(context_mask, null, c)), noise)
+        loss.backward()
+        loss.item()  # the scripts' running loss for the progress bar
+        optim.step()
+
+    return _time_loader_loop(loader, step, steps, labels=True)
+
+
+def _time_loader_loop(loader: DataLoader, step: Callable[..., None], steps: int, labels: bool = False) -> float:
     done, images = 0, 0
     start = time.perf_counter()
     while done < steps:
-        for batch, _ in loader:
-            step(batch)
+        for batch, y in loader:
+            step(batch, y) if labels else step(batch)
             done, images = done + 1, images + batch.size(0)
             if done == steps:
                 break
@@ -110,6 +147,8 @@ def _time_loader_loop(loader: DataLoader, step: Callable[[torch.Tensor], None], 
 
 # -- the same models through Trainer --------------------------------------------------------
 def studio(preset_name: str, steps: int, workdir: Path) -> float:
+    from studio.core.train.trainer import Trainer
+
     config = preset(preset_name).with_overrides(
         train={"steps": steps, "log_every": steps, "sample_every": steps, "checkpoint_every": steps}
     )
@@ -126,13 +165,45 @@ def studio(preset_name: str, steps: int, workdir: Path) -> float:
     return images / elapsed
 
 
-def measure(pairs: dict, steps: int, repeats: int, root: Path, workdir: Path) -> dict[str, tuple[float, float]]:
+# -- the cddpm preset through the studio's algorithm -----------------------------------------
+def studio_ddpm(steps: int) -> float:
+    """img/s of the cddpm preset's DiffusionAlgorithm + EMA on BatchSampler batches, set up
+    (data, model, optimiser) before the clock starts, as Trainer.prepare is."""
+    config = preset("cddpm")
+    data = load_dataset(config.data, "train")
+    family = config.family
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.train.seed)
+        model = family.model_class()(config.model, data.image_shape, data.num_classes)
+    algorithm = family.algorithm_class()(model, config, torch.Generator().manual_seed(config.train.seed))
+    ema = EMA(model, config.train.ema)
+    sampler = BatchSampler(data, config.train.batch_size, torch.Generator().manual_seed(config.train.seed + 1))
+    start = time.perf_counter()
+    for _ in range(steps):
+        losses = algorithm.step(*sampler.next())
+        ema.update()
+    float(losses["loss"])
+    elapsed = time.perf_counter() - start
+    return steps * config.train.batch_size / elapsed
+
+
+def ddpm_precision() -> str:
+    """How the studio's step computes on this machine (model.precision "auto" decides)."""
+    from studio.core.models.diffusion import use_bf16
+
+    return "bf16 autocast" if use_bf16(preset("cddpm").model.precision, torch.device("cpu")) else "fp32"
+
+
+def measure(pairs: dict, steps: int, repeats: int, root: Path, workdir: Path,
+            ddpm_steps: int = 30) -> dict[str, tuple[float, float]]:
+    """Pairs of (baseline, preset name for Trainer or a studio function of steps)."""
     results = {}
-    for name, (baseline, preset_name) in pairs.items():
+    for name, (baseline, ours_by) in pairs.items():
+        n = steps if isinstance(ours_by, str) else ddpm_steps
         base, ours = [], []
         for _ in range(repeats):  # alternate, so drift in machine load hits both sides
-            base.append(baseline(root, steps))
-            ours.append(studio(preset_name, steps, workdir))
+            base.append(baseline(root, n))
+            ours.append(studio(ours_by, n, workdir) if isinstance(ours_by, str) else ours_by(n))
         results[name] = (statistics.median(base), statistics.median(ours))
     return results
 
@@ -141,18 +212,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ddpm-steps", type=int, default=30)
+    parser.add_argument("--pairs", default="seed-gan,examples-vae,ddpm", help="comma-separated pairs to run")
     args = parser.parse_args()
     root = mnist_root()
     workdir = Path(tempfile.mkdtemp(prefix="throughput-runs-"))
     pairs = {"seed-gan": (article_gan, "gan-mlp"), "examples-vae": (examples_vae, "vae")}
+    pairs["ddpm"] = (conditional_ddpm_script, studio_ddpm)
+    chosen = [p for p in args.pairs.split(",") if p]
+    unknown = set(chosen) - set(pairs)
+    if unknown:
+        parser.error(f"unknown pair {sorted(unknown)[0]!r}; the pairs are {', '.join(pairs)}")
+    pairs = {name: pairs[name] for name in chosen}
     default_threads = torch.get_num_threads()
     try:
         for threads in sorted({1, default_threads}):
             torch.set_num_threads(threads)
             print(f"\n== torch threads: {threads} ==")
-            results = measure(pairs, args.steps, args.repeats, root, workdir)
+            results = measure(pairs, args.steps, args.repeats, root, workdir, args.ddpm_steps)
             for name, (base, ours) in results.items():
-                print(f"{name}: tutorial loop {base:,.0f} img/s, studio Trainer {ours:,.0f} img/s")
+                if name == "ddpm":
+                    print(f"{name}: script loop {base:,.1f} img/s, studio algorithm {ours:,.1f} img/s "
+                          f"({ddpm_precision()})")
+                else:
+                    print(f"{name}: tutorial loop {base:,.0f} img/s, studio Trainer {ours:,.0f} img/s")
             if threads == default_threads:
                 final = results
         print()
