@@ -102,8 +102,9 @@ def _train(**values) -> TrainConfig:
                           "sample_every": 500, **values})
 
 
-# 5000 steps: about 210 ms a step on one core of this CPU with bf16 (310 ms in fp32), so
-# about 12-15 min on its two cores with the live grid; about 1.5x that without native bf16.
+# 5000 steps: a step takes about 120 ms on this 2-core CPU with bf16 (200 ms on one core,
+# 310 ms in fp32 on one), so 10-11 min of steps, 12-13 min with the live grid and metrics;
+# about 1.5x that on a CPU without native bf16.
 PRESETS_DDPM = (
     Preset("ddpm", "DDPM, v-prediction on the cosine schedule, a 3-level UNet (width 16) with attention at "
            "7x7, EMA; 50-step DDIM samples; about 15 min here",
