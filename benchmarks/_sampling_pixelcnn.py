@@ -35,7 +35,8 @@ def pixelcnn_sampling(quick: bool) -> list[str]:
     slow, t_slow = _timed(lambda: naive_sample(model, n, generator=torch.Generator().manual_seed(0)))
     same = torch.equal(fast, slow)
     return [
-        f"pixelcnn preset size: {m.channels} channels, {m.layers} gated layers, kernel {m.kernel}, "
+        f"pixelcnn preset size: {m.channels} channels, {m.layers} gated layers (dilations up to {m.dilation}), "
+        f"kernel {m.kernel}, "
         f"first {m.first_kernel}x{m.first_kernel}; receptive field {model.receptive_field} rows/columns",
         f"{n} samples of 28x28 on {torch.get_num_threads()} thread(s)",
         f"naive (a full pass per pixel, 784 passes): {t_slow:8.2f} s",
