@@ -10,7 +10,7 @@ Pairs, each run in this one process on the embedded mnist-5k digits:
                 scripts do it (TeaPearce/Conditional_Diffusion_MNIST and its kin):
                 torchvision MNIST + ToTensor + DataLoader(shuffle), t, noise and the
                 label-dropout mask drawn per batch, MSE on the noise, Adam, loss.item()
-each against the same model trained by studio's Trainer (the gan-mlp and vae presets);
+each against the same model trained by studio's Trainer (the gan-mlp and vae-mlp presets);
 the ddpm pair against the studio's DiffusionAlgorithm on whole-tensor batches
 (BatchSampler) with its EMA, as the Trainer runs it, without the Trainer.
 Runs alternate and the median of --repeats is kept, so a noisy machine hurts both sides.
@@ -150,7 +150,9 @@ def studio(preset_name: str, steps: int, workdir: Path) -> float:
     from studio.core.train.trainer import Trainer
 
     config = preset(preset_name).with_overrides(
-        train={"steps": steps, "log_every": steps, "sample_every": steps, "checkpoint_every": steps}
+        # the thread count this comparison sets, not the auto tuner's (it would change it mid-run)
+        train={"steps": steps, "log_every": steps, "sample_every": steps, "checkpoint_every": steps,
+               "threads": torch.get_num_threads()}
     )
     trainer = Trainer(config, Path(tempfile.mkdtemp(dir=workdir)))
     trainer.prepare()  # data load and model build, like the DataLoader's construction above
@@ -217,7 +219,7 @@ def main() -> None:
     args = parser.parse_args()
     root = mnist_root()
     workdir = Path(tempfile.mkdtemp(prefix="throughput-runs-"))
-    pairs = {"seed-gan": (article_gan, "gan-mlp"), "examples-vae": (examples_vae, "vae")}
+    pairs = {"seed-gan": (article_gan, "gan-mlp"), "examples-vae": (examples_vae, "vae-mlp")}
     pairs["ddpm"] = (conditional_ddpm_script, studio_ddpm)
     chosen = [p for p in args.pairs.split(",") if p]
     unknown = set(chosen) - set(pairs)
