@@ -148,7 +148,9 @@ def test_pixelcnn_draws_row_by_row_with_its_heat_map(qtbot, explore, tiny_models
     tab.renderer.progress.connect(lambda p: previews.append(p) if p.channel == "image" else None)
     open_model(qtbot, tab, tiny_models["cpixelcnn"])
     info = tab.info
-    assert info.can_complete and info.latent_dim == 0 and tab.options_form.names() == ["temperature"]
+    # the form is the model's declared options, in order (cpixelcnn: temperature, then guidance)
+    assert info.can_complete and info.latent_dim == 0
+    assert tab.options_form.names() == list(dict(info.sample_options)) and "temperature" in tab.options_form.names()
     assert tab.heat_box.isVisibleTo(tab) and tab.completion.isVisibleTo(tab)
     assert not tab.pages.isTabVisible(0) and not tab.axis_box.isVisibleTo(tab)  # no latent: no slerp, no sliders
     assert any("drawing row" in p.message for p in previews)
