@@ -29,6 +29,12 @@ def import_engine(_progress: object = None, _cancelled: object = None) -> bool:
     import studio.core.models  # noqa: F401
     import studio.core.train.trainer  # noqa: F401
 
+    try:  # the Model tab's objective formula (widgets/formula.py), drawn when first shown
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.mathtext  # noqa: F401
+    except ImportError:  # the formula then shows as raw LaTeX
+        pass
+
     return True
 
 

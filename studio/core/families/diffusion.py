@@ -81,8 +81,8 @@ def _validate(config: Config) -> None:
 
 
 OBJECTIVE = (
-    r"L_\text{simple} = \mathbb{E}_{t, x_0, \varepsilon}\big\|\varepsilon - "
-    r"\varepsilon_\theta(\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\; t)\big\|^2"
+    r"L_\text{simple} = \mathbb{E}_{t, x_0, \varepsilon}\left\|\varepsilon - "
+    r"\varepsilon_\theta(\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\; t)\right\|^2"
     r"\quad\text{(Ho et al. 2020, eq. 14; with v-prediction the target is } "
     r"v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0\text{)}"
 )

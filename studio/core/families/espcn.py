@@ -34,7 +34,7 @@ def _validate(config: Config) -> None:
 
 
 OBJECTIVE = (
-    r"\min_\theta \frac{1}{r^2 H W} \sum_{x,y} \big(I^{HR}_{x,y} - \mathrm{PS}(f_\theta(\downarrow_r I^{HR}))_{x,y}\big)^2"
+    r"\min_\theta \dfrac{1}{r^2 H W} \, \sum_{x,y} \left(I^{HR}_{x,y} - \mathrm{PS}(f_\theta(\downarrow_r I^{HR}))_{x,y}\right)^2"
     r"\quad\text{(}\downarrow_r\text{: antialiased bicubic; PS: the sub-pixel shuffle)}"
 )
 LOSS_LABELS = {

@@ -43,7 +43,7 @@ class PixelCNNConfig:
 
 
 OBJECTIVE = (
-    r"\max\; \log p(x) = \sum_{i=1}^{H W} \log p(x_i \mid x_{<i})"
+    r"\max\; \log p(x) = \sum_{i=1}^{H W} \; \log p(x_i \mid x_{<i})"
     r"\quad\text{(raster order; } p(x_i \mid x_{<i}) \text{ a softmax over 256 grey levels)}"
 )
 LOSS_LABELS = {

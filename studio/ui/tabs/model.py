@@ -14,6 +14,13 @@ range so that the message, not a silently clamped number, tells the user the lim
 
 On a wide window (WIDE_PX and more) each field's help shows beside it, so the form uses
 the width instead of stretching every box across it; narrower, the help is a tooltip.
+
+The family's objective is drawn as a formula (matplotlib's mathtext, widgets/formula.py).
+Under "Start from a checkpoint" the family's freeze presets are check boxes kept in step
+with the Freeze field: checking one writes its name there, and ``config()`` expands the
+names to their parameter prefixes (``Family.freeze_prefixes``, as `latent-studio
+finetune --freeze` does), so the config saved or trained holds prefixes only; a config
+whose prefixes are exactly some presets' shows their names again.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ from studio.core import config as C
 from studio.core.families import FAMILIES
 from studio.core.fields import FieldSpec, field_specs
 from studio.core.presets import DEFAULT_PRESET, PRESETS, all_presets
+from studio.ui.widgets.formula import FormulaLabel
+from studio.ui.widgets.freeze_picker import FreezePicker
 
 INT_MAX = 2**31 - 1
 FIELD_RE = re.compile(r"\b((?:data|model|train)\.[a-z_]+(?:\.[a-z_]+)?)")
@@ -96,9 +105,18 @@ class ModelTab(QWidget):
         self.validation.setWordWrap(True)
         self.dataset_label = QLabel()
         self.dataset_label.setWordWrap(True)
-        self.objective = QLabel()
+        self.objective = QLabel()  # the family's title and description
         self.objective.setWordWrap(True)
         self.objective.setObjectName("objective")
+        self.formula = FormulaLabel()
+        self.formula.setObjectName("formula")
+        self.formula_title = QLabel("Objective:")
+        formula_row = QHBoxLayout()
+        formula_row.addWidget(self.formula_title)
+        formula_row.addWidget(self.formula, 1)
+        self.freeze_picker = FreezePicker()
+        self.freeze_picker.setObjectName("freeze-presets")
+        self.freeze_picker.toggled.connect(self._on_freeze_preset)
 
         self.forms: dict[str, QFormLayout] = {}
         boxes = {}
@@ -129,6 +147,7 @@ class ModelTab(QWidget):
         body_layout.addLayout(top)
         body_layout.addWidget(self.dataset_label)
         body_layout.addWidget(self.objective)
+        body_layout.addLayout(formula_row)
         body_layout.addLayout(columns)
         body_layout.addStretch(1)
         scroll = QScrollArea()
@@ -209,6 +228,13 @@ class ModelTab(QWidget):
         for family in self._families.values():
             self._add_fields("model", family.section)
         self._add_fields("train", C.TrainConfig)
+        if self.freeze_picker.parent() is None:  # once, under the Freeze field
+            freeze = self.fields["train.freeze"]
+            freeze.setToolTip(f"{freeze.toolTip()}\nor the names of the family's freeze presets (below)")
+            freeze.textChanged.connect(lambda text: self.freeze_picker.set_names(text.split(",")))
+            label = QLabel("Freeze presets")
+            label.setToolTip("Named groups of parameters of this family; hover one to see its prefixes")
+            self.forms["Start"].addRow(label, self.freeze_picker)
         combo: QComboBox = self.fields["model.family"]
         current = combo.currentData()
         self._loading = True
@@ -248,6 +274,9 @@ class ModelTab(QWidget):
             self._set_value("model.family", values.pop("model.family"))
             self._fill_choices(cfg.model.family)
             self._section = type(cfg.model)
+            family = self._families.get(cfg.model.family)
+            if family is not None:
+                values["train.freeze"] = _preset_names(family, cfg.train.freeze)
             for name, value in values.items():
                 if name in self.fields:
                     self._set_value(name, value)
@@ -278,6 +307,9 @@ class ModelTab(QWidget):
             if name == "model.family" or (section == "model" and key not in keys):
                 continue
             out[section][key] = self._get_value(name, widget)
+        family = self._families.get(out["model"]["family"] or "")
+        if family is not None and out["train"].get("freeze"):
+            out["train"]["freeze"] = list(family.freeze_prefixes(out["train"]["freeze"]))
         return out
 
     def config(self) -> C.Config:
@@ -362,6 +394,7 @@ class ModelTab(QWidget):
         family = self.fields["model.family"].currentData()
         if family:
             self._loading = True
+            self._drop_freeze_presets(family)
             self._fill_choices(family)
             self._start_section(family)
             self._loading = False
@@ -406,8 +439,36 @@ class ModelTab(QWidget):
                 combo.addItem(str(choice), choice)
             index = combo.findData(current)
             combo.setCurrentIndex(index if index >= 0 else 0)
-        self.objective.setText(f"<b>{fam.title}</b>: {fam.description}<br>Objective: <code>{fam.objective}</code>"
-                               if fam.objective else "")
+        self.objective.setText(f"<b>{fam.title}</b>: {fam.description}")
+        self.formula.set_formula(fam.objective)
+        self.formula_title.setVisible(bool(fam.objective))
+        self.formula.setVisible(bool(fam.objective))
+        if self.freeze_picker.family != family:
+            self.freeze_picker.set_presets(family, fam.freeze_presets)
+            self.freeze_picker.set_names(self.fields["train.freeze"].text().split(","))
+
+    def _on_freeze_preset(self, name: str, checked: bool) -> None:
+        """A preset checked or unchecked: its name added to or removed from the Freeze field."""
+        edit: QLineEdit = self.fields["train.freeze"]
+        entries = [e.strip() for e in edit.text().split(",") if e.strip()]
+        if checked and name not in entries:
+            entries.append(name)
+        elif not checked:
+            entries = [e for e in entries if e != name]
+        edit.setText(", ".join(entries))
+
+    def _drop_freeze_presets(self, family: str) -> None:
+        """Leaving a family: its preset names in the Freeze field go unless the new family
+        has presets of the same names (gan <-> cgan)."""
+        old = self._families.get(self.freeze_picker.family)
+        new = self._families.get(family)
+        if old is None or new is None or old is new:
+            return
+        edit: QLineEdit = self.fields["train.freeze"]
+        entries = [e.strip() for e in edit.text().split(",") if e.strip()]
+        kept = [e for e in entries if e not in old.freeze_presets or e in new.freeze_presets]
+        if kept != entries:
+            edit.setText(", ".join(kept))
 
     def _update_enabled(self) -> None:
         """Hide the fields the family has not; disable those that do not apply now."""
@@ -475,6 +536,25 @@ class ModelTab(QWidget):
                 self.load_from(path)
             except C.ConfigError as exc:
                 self.errorOccurred.emit(str(exc))
+
+
+def _preset_names(family: Any, prefixes: tuple[str, ...]) -> list[str]:
+    """``prefixes`` with each run of a preset's exact prefixes shown as its name, when
+    the names expand back to the very same prefixes (else the prefixes as they are)."""
+    out, rest = [], list(prefixes)
+    while rest:
+        for name, group in family.freeze_presets.items():
+            if tuple(rest[:len(group)]) == tuple(group):
+                out.append(name)
+                rest = rest[len(group):]
+                break
+        else:
+            out.append(rest.pop(0))
+    try:
+        same = family.freeze_prefixes(out) == tuple(prefixes)
+    except C.ConfigError:
+        same = False
+    return out if same else list(prefixes)
 
 
 def _flat(section: str, obj: Any) -> dict[str, Any]:
