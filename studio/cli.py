@@ -157,8 +157,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             train[key] = getattr(args, key)
     if args.tensorboard:
         train["tensorboard"] = True
-    config = config.with_overrides(data=data, train=train)
-    return _run_trainer(Trainer(config, args.out, callbacks=_extra_callbacks(args), overwrite=args.overwrite), "train")
+    config = config.with_overrides(data=data, train=train).validate()
+    trainer = Trainer(config, args.out, callbacks=_extra_callbacks(args), overwrite=args.overwrite,
+                      distributed=_join_torchrun(config))
+    return _run_trainer(trainer, "train")
+
+
+def _join_torchrun(config):
+    """This process's rank when torchrun started it (WORLD_SIZE > 1), else None."""
+    from studio.core.train.distributed import Distributed
+
+    return Distributed.from_env(config.train.device)
 
 
 def _extra_callbacks(args: argparse.Namespace) -> list:
@@ -170,9 +179,13 @@ def _extra_callbacks(args: argparse.Namespace) -> list:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from studio.core.config import load_config
+    from studio.core.train.rundir import RunDir
     from studio.core.train.trainer import Trainer
 
-    trainer = Trainer.from_run(args.run, callbacks=_extra_callbacks(args))
+    config_path = RunDir(args.run).config_path
+    dist = _join_torchrun(load_config(config_path)) if config_path.exists() else None
+    trainer = Trainer.from_run(args.run, callbacks=_extra_callbacks(args), distributed=dist)
     overrides = {"steps": args.steps} if args.steps is not None else {}
     if args.tensorboard:
         _require_tensorboard(True)  # before the config is rewritten
@@ -182,17 +195,42 @@ def cmd_resume(args: argparse.Namespace) -> int:
         trainer.prepare()
         from studio.core.config import save_config
 
-        save_config(trainer.config, trainer.run.config_path)
+        if trainer.is_main:
+            save_config(trainer.config, trainer.run.config_path)
     return _run_trainer(trainer, "resume")
 
 
 def _run_trainer(trainer, command: str) -> int:
+    try:
+        if trainer.is_main:
+            return _train_with_progress(trainer, command)
+        return _train_quietly(trainer, command)
+    finally:
+        if trainer.dist is not None:
+            trainer.dist.close()
+
+
+def _train_quietly(trainer, command: str) -> int:
+    """A torchrun rank other than 0: rank 0 reports progress; this one only its failure."""
+    from studio.core.train import events as ev
+
+    trainer.prepare()
+    _stop_on_ctrl_c(trainer, quiet=True)
+    for event in trainer.steps():
+        if isinstance(event, ev.Failed):
+            print(f"latent-studio {command} (process {trainer.dist.rank}): error: {event.message}", file=sys.stderr)
+            return EXIT_USER_ERROR if event.user_error else 1
+    return 0
+
+
+def _train_with_progress(trainer, command: str) -> int:
     from tqdm import tqdm
 
     from studio.core.train import events as ev
     from studio.core.train.trainer import apply_threads
 
-    apply_threads(trainer.config.train.threads)
+    if trainer.dist is None:  # torchrun sets each process's threads (OMP_NUM_THREADS)
+        apply_threads(trainer.config.train.threads)
     _require_tensorboard(trainer.config.train.tensorboard)  # before anything is written
     print("Loading data and building the model...")
     trainer.prepare()  # raises the user's errors before the progress bar starts
@@ -203,7 +241,8 @@ def _run_trainer(trainer, command: str) -> int:
     with tqdm(total=trainer.config.train.steps, initial=trainer.step, unit="step", dynamic_ncols=True) as bar:
         for event in trainer.steps():
             if isinstance(event, ev.Started):
-                bar.write(f"Run directory: {event.run_dir}  (device {event.device})")
+                world = f", {trainer.dist.world} processes" if trainer.dist is not None else ""
+                bar.write(f"Run directory: {event.run_dir}  (device {event.device}{world})")
                 for note in event.notes:
                     bar.write(note)
             elif isinstance(event, ev.MonitorStatus):
@@ -241,18 +280,22 @@ def _require_tensorboard(on: bool) -> None:
         require_tensorboard()
 
 
-def _stop_on_ctrl_c(trainer) -> dict[str, int]:
-    """First Ctrl-C stops at the next step and saves a checkpoint; a second one aborts."""
+def _stop_on_ctrl_c(trainer, quiet: bool = False) -> dict[str, int]:
+    """First Ctrl-C (or torchrun's SIGTERM) stops at the next step and saves a checkpoint;
+    a second one aborts."""
     state = {"count": 0}
 
     def handler(signum, frame):  # noqa: ARG001
         state["count"] += 1
         if state["count"] > 1:
             raise KeyboardInterrupt
-        print("\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...", file=sys.stderr)
+        if not quiet:
+            print("\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...", file=sys.stderr)
         trainer.stop()
 
     signal.signal(signal.SIGINT, handler)
+    if trainer.dist is not None:  # torchrun passes Ctrl-C on to its processes as SIGTERM
+        signal.signal(signal.SIGTERM, handler)
     return state
 
 

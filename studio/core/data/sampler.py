@@ -4,6 +4,10 @@ Epochs are shuffled permutations drawn from a torch.Generator; a batch that runs
 the end of one permutation continues into the next, so every image is seen once per
 epoch and every batch is full. ``state_dict()`` holds the permutation, the position
 and the generator's state, so a resumed run draws exactly the batches it would have.
+
+Several processes (torchrun): ``shard = (rank, world)``. ``batch_size`` stays the global
+batch; every rank draws the same permutation from the same seed and keeps its own
+contiguous slice of each global batch, so together they see what one process would.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class BatchSampler:
         generator: torch.Generator,
         device: torch.device | str = "cpu",
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if len(data) == 0:
             raise DataError(f"{data.name}: the dataset has no images")
@@ -36,6 +41,9 @@ class BatchSampler:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.device = _concrete(torch.device(device))
         self.batch_size = batch_size
+        self.rank, self.world = shard
+        if batch_size % self.world:
+            raise ValueError(f"batch_size {batch_size} does not divide among {self.world} processes")
         self.generator = generator
         self.augment = augment
         self.num_images = len(data)
@@ -54,6 +62,9 @@ class BatchSampler:
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The next batch: images float (B, C, H, W) in [-1, 1] and labels int64 (B,) or None."""
         index = self._take(self.batch_size)
+        if self.world > 1:
+            per = self.batch_size // self.world
+            index = index[self.rank * per : (self.rank + 1) * per]
         x = self.images[index].to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
         y = None if self.labels is None else self.labels[index].to(self.device, non_blocking=True)
         if self.augment is not None:

@@ -530,8 +530,12 @@ class DiffusionAlgorithm(Algorithm):
         self.rng = generator
         self.p_drop = config.model.label_dropout if model.conditional else 0.0
         self.optimizers = {"unet": make_optimizer(model.unet.parameters(), config, config.train.lr)}
+        self.unet: nn.Module = model.unet  # a DDP wrapper when distributed
         self.bf16 = use_bf16(config.model.precision, generator.device)
         self._last_bands: torch.Tensor | None = None
+
+    def distribute(self, wrap) -> None:
+        self.unet = wrap(self.model.unet)
 
     def _draw(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         n, dev, rdev = x.shape[0], x.device, self.rng.device
@@ -548,7 +552,7 @@ class DiffusionAlgorithm(Algorithm):
         t, eps, y = self._draw(x, y)
         process = self.model.process
         with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
-            out = self.model.unet(process.q_sample(x, t, eps), t, y)
+            out = self.unet(process.q_sample(x, t, eps), t, y)
         per_image = (out.float() - process.target(x, t, eps)).square().flatten(1).mean(1)  # the loss in fp32
         loss = per_image.mean()
         opt = self.optimizers["unet"]

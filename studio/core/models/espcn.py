@@ -124,10 +124,14 @@ class ESPCNAlgorithm(Algorithm):
         self.model = model
         self.r = model.scale
         self.optimizers = {"espcn": make_optimizer(model.parameters(), config, config.train.lr)}
+        self.net: nn.Module = model  # a DDP wrapper when distributed
+
+    def distribute(self, wrap) -> None:
+        self.net = wrap(self.model)
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         low = downscale(x, self.r)
-        loss = F.mse_loss(self.model(low), x)
+        loss = F.mse_loss(self.net(low), x)
         opt = self.optimizers["espcn"]
         opt.zero_grad(set_to_none=True)
         loss.backward()

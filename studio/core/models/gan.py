@@ -156,7 +156,8 @@ class GANAlgorithm(Algorithm):
     def __init__(self, model: GAN, config, generator: torch.Generator):
         m = config.model
         self.G: nn.Module = model.generator
-        self.D: nn.Module = model.discriminator
+        self.D: nn.Module = model.discriminator  # D's own step (a DDP wrapper when distributed)
+        self.D_plain: nn.Module = model.discriminator  # G's step and the penalty: never wrapped
         self.model = model
         self.rng = generator
         self.loss = m.loss
@@ -170,6 +171,14 @@ class GANAlgorithm(Algorithm):
         # Real and fake go through D as one batch unless D has batch norm, whose
         # statistics must not mix the two (DCGAN's advice).
         self.joint_d = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+
+    def distribute(self, wrap) -> None:
+        """G and D's own step through DDP. G's step calls D unwrapped: D's gradients are
+        switched off there, and DDP would wait for gradients that never come; so does the
+        gradient penalty (DDP has no double backward). Their share of D's gradient still
+        reaches D's parameters within the D step's one backward, which DDP averages."""
+        self.G = wrap(self.model.generator)
+        self.D = wrap(self.model.discriminator)
 
     def _noise(self, n: int, device: torch.device) -> torch.Tensor:
         return torch.randn(n, self.model.latent_dim, device=device, generator=self.rng)
@@ -186,7 +195,7 @@ class GANAlgorithm(Algorithm):
             self.backward(loss_d)
             self.step_optimizer(opt_d)
         self.d_grads.set(False)  # G's step needs no gradients for D's weights
-        logits = self.D(fake, y)
+        logits = self.D_plain(fake, y)
         loss_g = F.softplus(-logits).mean() if self.loss == "bce" else -logits.mean()
         opt_g.zero_grad(set_to_none=True)
         self.backward(loss_g)
@@ -215,5 +224,5 @@ class GANAlgorithm(Algorithm):
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=self.rng)
         with full_precision(real.device):  # the double backward in float32 under any autocast
             mixed = (eps * real + (1 - eps) * fake.float()).requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.D(mixed, y).sum(), mixed, create_graph=True)
+            (grad,) = torch.autograd.grad(self.D_plain(mixed, y).sum(), mixed, create_graph=True)
             return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

@@ -497,6 +497,10 @@ class PixelCNNAlgorithm(Algorithm):
         self.cosine = config.model.lr_schedule == "cosine"
         self.done: int | None = None  # optimiser steps taken; read from its state once
         self.optimizers = {"pixelcnn": make_optimizer(model.parameters(), config, config.train.lr)}
+        self.net: nn.Module = model  # the logits network (a DDP wrapper when distributed)
+
+    def distribute(self, wrap) -> None:
+        self.net = wrap(self.model)
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         opt = self.optimizers["pixelcnn"]
@@ -507,7 +511,7 @@ class PixelCNNAlgorithm(Algorithm):
             self.done += 1
         symbols = x.add(1).mul((LEVELS - 1) / 2).round().long()
         y = self._drop_labels(y) if self.model.conditional else None
-        nats = F.cross_entropy(self.model(x, y), symbols)  # per dim
+        nats = F.cross_entropy(self.net(x, y), symbols)  # per dim
         opt.zero_grad(set_to_none=True)
         self.backward(nats)
         self.step_optimizer(opt)

@@ -151,6 +151,18 @@ def vae_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None, generator: to
     return (recon.mean(), kl.mean()) if reduce else (recon, kl)
 
 
+class ELBOTerms(nn.Module):
+    """``vae_terms`` as one module call, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, vae: VAE, generator: torch.Generator):
+        super().__init__()
+        self.vae = vae
+        self.rng = generator
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        return vae_terms(self.vae, x, y, self.rng)
+
+
 class VAEAlgorithm(Algorithm):
     """Negative ELBO with a Bernoulli decoder: BCE(recon) + beta * KL, per image, in nats."""
 
@@ -161,9 +173,13 @@ class VAEAlgorithm(Algorithm):
         self.rng = generator
         self.beta = config.model.beta
         self.optimizers = {"vae": make_optimizer(model.parameters(), config, config.train.lr)}
+        self.terms: nn.Module = ELBOTerms(model, generator)
+
+    def distribute(self, wrap) -> None:
+        self.terms = wrap(self.terms)
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        recon, kl = vae_terms(self.model, x, y, self.rng)
+        recon, kl = self.terms(x, y)
         loss = recon + self.beta * kl
         opt = self.optimizers["vae"]
         opt.zero_grad(set_to_none=True)

@@ -23,7 +23,7 @@ float32 even under autocast (a gradient penalty's double backward, say).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import torch
@@ -37,6 +37,13 @@ class Algorithm:
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Multi-process training (studio.core.train.distributed): from now on call the
+        modules this algorithm takes gradients through as ``wrap(module)`` (a
+        DistributedDataParallel, which averages the gradients over the processes). Only
+        the forward calls change: the optimisers keep the same parameters."""
+        raise NotImplementedError(f"{type(self).__name__} cannot train in several processes")
 
     def backward(self, loss: torch.Tensor) -> None:
         """``loss.backward()``, scaled when there is a scaler; outside autocast, as PyTorch advises."""

@@ -109,6 +109,7 @@ class LiveMetrics(Callback):
     run trains without it; ``prepare`` is replaceable (tests, another metric set)."""
 
     name = "live_metrics"
+    rank_zero_only = True
 
     def __init__(self, every: int = 0, n: int = LIVE_N, budget: float | None = MONITOR_BUDGET,
                  prepare: Callable[..., Any] | None = None, cache_root: Any = None):

@@ -17,12 +17,17 @@ tidies what a killed writer left, checks it can write, and refuses to train a ne
 into a directory that holds one unless ``overwrite``. A checkpoint commits weights and
 resume state as one unit (studio.core.train.manifest); a failed write keeps the last
 checkpoint and ends the run with a Failed event, so the run stays resumable.
+
+Several processes (torchrun, ``distributed``): every rank runs this loop on its shard of
+each global batch; the ranks agree at each step boundary and only rank 0 writes the run
+directory (studio.core.train.distributed says how).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -40,8 +45,9 @@ from studio.core.models import GenerativeModel, build_model
 from studio.core.train import events as ev
 from studio.core.train.algorithm import Algorithm
 from studio.core.train.budget import check_budget
-from studio.core.train.callbacks import Callback, StepInfo, default_callbacks
+from studio.core.train.callbacks import Callback, StepInfo, default_callbacks, first_non_finite
 from studio.core.train.checkpoint import checkpoint_bytes, load_state, read_checkpoint, state_bytes
+from studio.core.train.distributed import NOISE_SEED_STRIDE, Distributed
 from studio.core.train.ema import EMA
 from studio.core.train.manifest import commit, committed, tidy
 from studio.core.train.precision import PrecisionStep, check_precision
@@ -81,6 +87,7 @@ class Trainer:
     errors (ConfigError, DataError, CheckpointError) so a CLI can report them.
     ``callbacks``: extra callbacks (live metrics, TensorBoard, ...) besides the defaults.
     ``overwrite``: a new run may replace the run already in ``run_dir`` (else refused).
+    ``distributed``: this process's rank in a torchrun group (None: a single process).
     """
 
     def __init__(
@@ -93,6 +100,7 @@ class Trainer:
         callbacks: Iterable[Callback] = (),
         resume: bool = False,
         overwrite: bool = False,
+        distributed: Distributed | None = None,
     ):
         self.config = config.validate()
         self._run_dir_arg = Path(run_dir) if run_dir is not None else None
@@ -102,7 +110,8 @@ class Trainer:
         self.lock: RunLock | None = None
         self.saved_step: int | None = None  # of the committed checkpoint
         self.data = data
-        self.callbacks: list[Callback] = default_callbacks(callbacks)
+        self.dist = distributed
+        self.callbacks: list[Callback] = self._for_this_rank(default_callbacks(callbacks))
         self.run: RunDir | None = None
         self.model: GenerativeModel | None = None
         self.ema: EMA | None = None
@@ -122,6 +131,8 @@ class Trainer:
         self._lr_request: float | None = None  # a new learning rate, applied between steps
         self.lr: float | None = None  # the generator's (train.lr) now; None: the config's
         self._paused = False  # a Paused event was yielded and no Resumed since
+        self._others_paused = False  # distributed: another rank asked for a pause
+        self._failure_shared = False  # distributed: every rank knows this run failed
         self._prepared = False
 
     # -- control, callable from any thread -------------------------------------------
@@ -182,6 +193,19 @@ class Trainer:
             raise CheckpointError(f"{run.path}: not a run directory (no config.toml)")
         return cls(load_config(run.config_path), run.path, resume=True, **kwargs)
 
+    def _for_this_rank(self, callbacks: list[Callback]) -> list[Callback]:
+        """All callbacks in one process. Distributed: only rank 0 writes files, and the
+        thread tuner is off (torchrun sets each rank's threads; ranks tuning on their own
+        would measure each other)."""
+        if self.dist is None:
+            return callbacks
+        return [c for c in callbacks if c.name != "threads" and (self.dist.is_main or not c.rank_zero_only)]
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run directory (rank 0, or the only process)."""
+        return self.dist is None or self.dist.is_main
+
     # -- set-up ------------------------------------------------------------------------
     def load_data(self) -> ImageData:
         if self.data is None:
@@ -192,36 +216,62 @@ class Trainer:
         if self._prepared:
             return
         cfg = self.config
-        self.device = pick_device(cfg.train.device)
+        self.device = self.dist.device if self.dist is not None else pick_device(cfg.train.device)
+        if self.dist is not None:
+            self.dist.per_rank_batch(cfg.train.batch_size)  # refused before anything is written
         check_precision(cfg.train.precision, self.device, cfg.family.algorithm_class(), cfg.family.name)
         data = self.load_data()
         check_budget(cfg, data.image_shape, data.num_classes, self.device)  # before any allocation
-        self.run = self._open_run()
+        self.run = self._open_run() if self.dist is None else self._shared_run()
         try:
             self._build(data)
             if self._resume:
                 self._restore()
-            else:
+            elif self.is_main:
                 atomic_write_text(self.run.config_path, cfg.to_toml())
         except BaseException:
             self.close()
             raise
         self._prepared = True
 
+    def _shared_run(self) -> RunDir:
+        """Rank 0's run directory on every rank, or rank 0's reason for having none."""
+        if self.is_main:
+            try:
+                run = self._open_run()
+            except BaseException:
+                self.dist.broadcast(None)
+                raise
+            self.dist.broadcast(str(run.path))
+            return run
+        path = self.dist.broadcast(None)
+        if path is None:
+            raise CheckpointError("process 0 could not open the run directory; its message says why")
+        return RunDir(path)
+
     def _build(self, data: ImageData) -> None:
         cfg = self.config
         seed = cfg.train.seed
+        rank = self.dist.rank if self.dist is not None else 0
         with torch.random.fork_rng(devices=[]):  # initialisation from the seed, global RNG untouched
             torch.manual_seed(seed)
             model = build_model(cfg, data.image_shape, data.num_classes)
         self._start_from(model)
         self.model = model.to(self.device)
-        self.generator = torch.Generator(self.device).manual_seed(seed + 3)  # the algorithm's noise
-        self.augment_generator = torch.Generator().manual_seed(seed + 4)
+        # The algorithm's noise and the augmentations: each rank its own stream.
+        self.generator = torch.Generator(self.device).manual_seed(seed + 3 + NOISE_SEED_STRIDE * rank)
+        self.augment_generator = torch.Generator().manual_seed(seed + 4 + NOISE_SEED_STRIDE * rank)
         self.algorithm = cfg.family.algorithm_class()(self.model, cfg, self.generator)
+        if self.dist is not None:
+            try:
+                self.algorithm.distribute(self.dist.wrap)
+            except NotImplementedError:
+                raise ConfigError(f"model.family = {cfg.model.family} cannot train in several processes") from None
         self.precision_step = PrecisionStep(self.algorithm, cfg.train.precision, self.device)  # train.precision
         self.ema = EMA(self.model, cfg.train.ema) if cfg.train.ema > 0 else None
-        self.sampler = BatchSampler(data, cfg.train.batch_size, torch.Generator().manual_seed(seed + 1), self.device)
+        shard = (rank, self.dist.world) if self.dist is not None else (0, 1)
+        self.sampler = BatchSampler(data, cfg.train.batch_size, torch.Generator().manual_seed(seed + 1), self.device,
+                                    shard=shard)
         self.augment = make_augmenter(cfg.data.augment, data.image_shape[0], self.augment_generator)
 
     def _start_from(self, model: GenerativeModel) -> None:
@@ -292,6 +342,8 @@ class Trainer:
 
     def _forget_after(self, step: int) -> None:
         """What was logged after the step we continue from is trained (and logged) again."""
+        if not self.is_main:
+            return
         self.run.truncate_metrics(step)
         self.run.remove_samples_after(step)
 
@@ -310,6 +362,10 @@ class Trainer:
             except RuntimeError:  # saved on another kind of device (a CUDA run resumed on the CPU)
                 self.notes.append("The algorithm's noise starts afresh from the seed: the run was saved on another device")
             self.augment_generator.set_state(generators["augment"])
+        if not self.is_main:  # the resume state holds rank 0's streams: the others start new ones
+            reseed = self.config.train.seed + NOISE_SEED_STRIDE * self.dist.rank + int(state["step"])
+            self.generator.manual_seed(reseed + 3)
+            self.augment_generator.manual_seed(reseed + 4)
         for callback in self.callbacks:
             callback.load_state_dict(state.get("callbacks", {}).get(callback.name, {}))
         if state.get("lr") is not None:  # changed mid-run: the optimisers' states hold it already
@@ -324,11 +380,15 @@ class Trainer:
         except WriteError as exc:  # a grid or a metrics line: the run ends, its checkpoint kept
             yield self.fail_write(exc)
         except USER_ERRORS as exc:
+            self.failed = True
             yield ev.Failed(self.step, str(exc), user_error=True)
         except Exception as exc:  # noqa: BLE001 - the GUI must survive any failure
+            self.failed = True
             self._write_error_log()
             yield ev.Failed(self.step, f"{type(exc).__name__}: {exc}")
         finally:
+            if self.failed:
+                self._tell_other_ranks()
             for callback in self.callbacks:
                 callback.close(self)
             self.close()
@@ -347,7 +407,11 @@ class Trainer:
             yield from self._emit(callback.on_start(self))
         while self.step < t.steps and not self.failed:
             yield from self._apply_lr_request()
-            if not self._running.is_set() or self._paused:  # paused, or resumed after a single step
+            if self.dist is not None:
+                yield from self._agree()
+                if self.failed:
+                    return
+            if not self._running.is_set() or self._paused or self._others_paused:  # or resumed after one step
                 yield from self._pause_point()
                 if self.failed:
                     return
@@ -355,6 +419,10 @@ class Trainer:
                 break
             self.last_losses = self._train_step()
             self.step += 1
+            if self.dist is not None:
+                yield from self._check_shared_losses()
+                if self.failed:
+                    return
             last = self.step == t.steps
             info = StepInfo(self.step, self.last_losses, last)
             if self.step % t.log_every == 0 or last:
@@ -378,7 +446,16 @@ class Trainer:
         if not self._paused:
             self._paused = True
             yield from self._emit([ev.Paused(self.step)])
-        while not self._running.wait(PAUSE_POLL_S):
+        while True:
+            if self.dist is None:
+                if self._running.wait(PAUSE_POLL_S):
+                    break
+            else:
+                yield from self._agree_while_paused()
+                if self.failed:
+                    return
+                if not self._pause_wanted():
+                    break
             if self.take_save_request():
                 checkpointer = self.callback("checkpoints")
                 if checkpointer is not None:
@@ -388,10 +465,52 @@ class Trainer:
             yield from self._apply_lr_request()
             if self._step_once.is_set():
                 self._step_once.clear()
-                return
+                if self.dist is None:
+                    return
         self._step_once.clear()
         self._paused = False
         yield from self._emit([ev.Resumed(self.step)])
+
+    def _agree_while_paused(self) -> Iterator[ev.Event]:
+        """Distributed, paused: the ranks agree every PAUSE_POLL_S (a single step is not
+        offered: every rank would have to take it)."""
+        time.sleep(PAUSE_POLL_S)
+        yield from self._agree()
+
+    def _pause_wanted(self) -> bool:
+        return (self._others_paused or not self._running.is_set()) and not self._stop.is_set()
+
+    # -- several processes ---------------------------------------------------------------
+    def _agree(self) -> Iterator[ev.Event]:
+        """Distributed: take every rank's stop, pause, "save now" and failure as this rank's."""
+        agreed = self.dist.agree(stop=self._stop.is_set(), paused=not self._running.is_set(),
+                                 save=self._save_now.is_set(), failed=False)
+        if agreed.failed_rank is not None:
+            self._failure_shared = True
+            yield from self._emit([self.fail(f"process {agreed.failed_rank} of {self.dist.world} failed near step "
+                                             f"{self.step}; its message says why")])
+            return
+        if agreed.stop and not self._stop.is_set():
+            self.stop()
+        if agreed.save and self.is_main:
+            self._save_now.set()
+        self._others_paused = agreed.paused and self._running.is_set()
+
+    def _check_shared_losses(self) -> Iterator[ev.Event]:
+        """Distributed: average the step's losses over the ranks, and stop every rank at
+        once on a NaN or infinity (each sees the same average, so each decides alike)."""
+        self.last_losses = self.dist.mean(self.last_losses)
+        if bad := first_non_finite({k: float(v) for k, v in self.last_losses.items()}):
+            self._failure_shared = True
+            yield from self._emit([self.fail_loss(*bad)])
+
+    def _tell_other_ranks(self) -> None:
+        """A failure only this rank knows of: the others learn it at their next agreement."""
+        if self.dist is None or self._failure_shared:
+            return
+        self._failure_shared = True
+        with contextlib.suppress(Exception):  # the group may be gone already
+            self.dist.agree(stop=True, paused=False, save=False, failed=True)
 
     def _apply_lr_request(self) -> Iterator[ev.Event]:
         """Set a requested learning rate on every optimiser, keeping their ratios (a GAN's
@@ -473,6 +592,6 @@ class Trainer:
         return self.fail(f"loss '{name}' became {value} at step {self.step}{where}")
 
     def _write_error_log(self) -> None:
-        if self.run is not None:
+        if self.run is not None and self.is_main:
             with contextlib.suppress(OSError):  # a full disk must not hide the original failure
                 atomic_write_text(self.run.path / "error.log", traceback.format_exc())
