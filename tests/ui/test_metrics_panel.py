@@ -248,3 +248,35 @@ def test_a_tiny_dataset_shows_its_caveat_instead_of_a_floor(qtbot):
     assert "unreliable" in panel.status_label.text() and panel.floor == {}
     panel.on_status(MonitorStatus("running", every=100, n=120, seconds=0.5, wall=10.0, calls=1))
     assert "unreliable" in panel.status_label.text()  # still said after the first check
+
+
+def test_a_full_metrics_table_scrolls_rather_than_squash_the_plots(qtbot):
+    from studio.core.live_keys import METRIC_LABELS
+    from studio.core.train.events import Metrics
+    from studio.ui.widgets.metrics_panel import PLOT_PX, MetricsPanel
+
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(360, 600)  # the panel's share of a 1280x720 window
+    panel.show()
+    panel.on_metrics(Metrics(step=10, values={"fid_eval": 90.0, "precision": 0.5, "recall": 0.4}))
+    panel.refresh(force=True)
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 3)
+    assert panel.table.height() == panel.table.maximumHeight()  # few rows: all shown, no scrolling
+    assert not panel.table.verticalScrollBar().isVisible()
+    values = {key: 0.5 for key in METRIC_LABELS}
+    for step in (20, 30):
+        panel.on_metrics(Metrics(step=step, values={**values, "fid_eval": 80.0 - step}))
+    panel.refresh(force=True)
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 10)
+    qtbot.waitUntil(lambda: panel.plot.height() >= PLOT_PX - 1)
+    assert panel.classes.height() >= PLOT_PX - 1
+    assert panel.table.height() < panel.table.maximumHeight()
+    qtbot.waitUntil(lambda: panel.table.verticalScrollBar().isVisible())  # the rest of the rows a scroll away
+    # taller, the table grows back to all its rows; a dragged splitter keeps the person's sizes
+    panel.resize(360, 1000)
+    qtbot.waitUntil(lambda: panel.table.height() == panel.table.maximumHeight())
+    panel.splitter.moveSplitter(panel.table.minimumHeight(), 1)  # what a drag calls (emits splitterMoved)
+    sizes = panel.splitter.sizes()
+    panel.resize(360, 1001)
+    assert panel.splitter.sizes()[0] == sizes[0]

@@ -11,6 +11,10 @@
 ``on_metrics`` receives every ``events.Metrics`` (from the training worker, or read from
 an opened run's log) and ``on_status`` the worker's ``MonitorStatus``; both only store.
 ``refresh()``, called by the Train tab's throttled redraw, updates the plot items in place.
+
+The table and the two plots share a vertical splitter: the table is as tall as its rows
+while the plots keep PLOT_PX each, and scrolls beyond that (a full table on a 720-pixel
+window would otherwise squash the curve); once the person drags the splitter, their sizes stay.
 The metric definitions live in ``studio.core.metrics`` (imported lazily: that loads
 torch, and the window shows before torch is imported).
 """
@@ -54,6 +58,9 @@ SHORT = {k: m.short for k, m in METRIC_LABELS.items()}  # a narrow table; toolti
 ORDER = PLOT_KEYS
 HIDDEN = ("num_classes", "min_class_share")  # inside "coverage" (9/10); the bar chart shows the rarest class
 ROW_HEIGHT = 20
+PLOT_PX = 170  # the height each plot keeps before the table stops growing and scrolls
+PLOT_MIN_PX = 110  # the least a plot gets (dragging the splitter, or a very short window)
+TABLE_MIN_ROWS = 3
 BANNER_STYLE = (
     "QFrame#collapse-banner { background: #fdecea; border: 2px solid #d62728; border-radius: 4px; }"
     "QFrame#collapse-banner QLabel { color: #8b1a1a; border: none; }"
@@ -170,13 +177,18 @@ class MetricsPanel(QGroupBox):
             "classes' shares of the training data. Red: a class under 20% of its data share (missing)."
         )
 
-        plots = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = plots = _Splitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.table)
         plots.addWidget(self.plot)
         plots.addWidget(self.classes)
         plots.setChildrenCollapsible(False)
-        plots.setSizes([200, 200])
-        self.plot.setMinimumHeight(110)
-        self.classes.setMinimumHeight(110)
+        for index, stretch in enumerate((0, 1, 1)):
+            plots.setStretchFactor(index, stretch)
+        self.plot.setMinimumHeight(PLOT_MIN_PX)
+        self.classes.setMinimumHeight(PLOT_MIN_PX)
+        self._user_sized = False  # the person dragged the splitter: keep their sizes
+        plots.splitterMoved.connect(self._on_splitter_moved)
+        plots.resized = self._size_splitter
         self._fit_table()
 
         layout = QVBoxLayout(self)
@@ -184,7 +196,6 @@ class MetricsPanel(QGroupBox):
         layout.addLayout(header)
         layout.addWidget(self.status_label)
         layout.addWidget(self.banner)
-        layout.addWidget(self.table)
         layout.addWidget(plots, 1)
 
     # -- state --------------------------------------------------------------------------------
@@ -360,10 +371,30 @@ class MetricsPanel(QGroupBox):
             self.table.item(row, 2).setText(self._format(key, self.floor.get(key), self.floor))
 
     def _fit_table(self) -> None:
-        """As tall as its rows (at least one): the plots below take the rest."""
+        """As tall as its rows (at least one) while the plots keep PLOT_PX each; beyond
+        that the table scrolls (and the splitter lets the person choose)."""
         rows = max(1, self.table.rowCount())
         header = self.table.horizontalHeader().sizeHint().height()
-        self.table.setFixedHeight(header + rows * ROW_HEIGHT + 2 * self.table.frameWidth())
+        frame = 2 * self.table.frameWidth()
+        self._table_full = header + rows * ROW_HEIGHT + frame
+        self.table.setMinimumHeight(header + min(rows, TABLE_MIN_ROWS) * ROW_HEIGHT + frame)
+        self.table.setMaximumHeight(self._table_full)
+        self._size_splitter()
+
+    def _size_splitter(self) -> None:
+        total = sum(self.splitter.sizes())
+        if self._user_sized or total <= 0:
+            return
+        least = self.table.minimumHeight()
+        table = max(least, min(self._table_full, total - 2 * PLOT_PX))
+        if table < self._table_full:  # whole rows, the last one not cut in half
+            chrome = self._table_full - max(1, self.table.rowCount()) * ROW_HEIGHT
+            table = max(least, chrome + (table - chrome) // ROW_HEIGHT * ROW_HEIGHT)
+        rest = max(0, total - table)
+        self.splitter.setSizes([table, rest // 2, rest - rest // 2])
+
+    def _on_splitter_moved(self, *_args: Any) -> None:
+        self._user_sized = True
 
     @staticmethod
     def _format(key: str, value: float | None, values: dict[str, float]) -> str:
@@ -423,3 +454,14 @@ class MetricsPanel(QGroupBox):
             f"(twice the {every}-step interval of the checks) or for two warning checks in a row. "
             "It hides as soon as a check finds every class again."
         )
+
+
+class _Splitter(QSplitter):
+    """A splitter that calls ``resized()`` after it has laid out its new size."""
+
+    resized: Any = None
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if self.resized is not None:
+            self.resized()
