@@ -35,6 +35,15 @@ def test_freeze_presets_expand_and_unknown_names_list_them():
         cgan.freeze_prefixes(["the generator's head"])
 
 
+def test_a_config_may_name_a_freeze_preset_and_the_trainer_expands_it(tmp_path, tiny_config):
+    config = tiny_config("cgan", steps=2, freeze=("discriminator features",))
+    trainer = Trainer(config, tmp_path / "run")
+    list(trainer.steps())
+    assert trainer.step == 2 and trainer.frozen
+    assert all(name.startswith("discriminator.features.") for name in trainer.frozen)
+    assert "Frozen: " in " ".join(trainer.notes) and "under discriminator.features" in " ".join(trainer.notes)
+
+
 def test_finetune_to_another_class_count_keeps_frozen_tensors_bit_identical(tmp_path, tiny_config, capsys):
     list(Trainer(tiny_config("cgan", steps=2), tmp_path / "pre").steps())
     folder = _image_folder(tmp_path / "three")

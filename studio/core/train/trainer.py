@@ -282,8 +282,9 @@ class Trainer:
             report = init_from_checkpoint(model, t.init_from)
             self.notes += report.lines()
         if t.freeze:
-            self.frozen = freeze(model, t.freeze)
-            self.notes.append(f"Frozen: {len(self.frozen)} parameter tensors under {', '.join(t.freeze)}")
+            prefixes = self.config.family.freeze_prefixes(t.freeze)  # a family's preset names, or prefixes
+            self.frozen = freeze(model, prefixes)
+            self.notes.append(f"Frozen: {len(self.frozen)} parameter tensors under {', '.join(prefixes)}")
             if report is not None:
                 self.notes += report.frozen_fresh_lines(self.frozen)
 
