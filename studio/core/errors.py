@@ -18,6 +18,11 @@ class DownloadCancelled(DataError):
     """The person cancelled a dataset download; partial files were removed."""
 
 
+class SamplingCancelled(StudioError):
+    """A sampler's ``should_stop`` asked it to stop before it finished (PixelCNN, DDPM);
+    the partial images are discarded."""
+
+
 class CheckpointError(StudioError):
     """A checkpoint or run directory is missing, corrupt or foreign."""
 

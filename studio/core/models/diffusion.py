@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.core.config import ConfigError
-from studio.core.errors import StudioError
+from studio.core.errors import SamplingCancelled  # noqa: F401 - raised here, imported from here
 from studio.core.families.diffusion import DiffusionConfig, parse_multipliers
 from studio.core.models.base import GenerativeModel, SampleOption, seeded
 from studio.core.train.algorithm import Algorithm, make_optimizer
@@ -48,10 +48,6 @@ from studio.core.train.algorithm import Algorithm, make_optimizer
 ShouldStop = Callable[[], bool] | None
 MAX_GUIDANCE = 20.0
 BANDS = ("loss_low", "loss_mid", "loss_high")
-
-
-class SamplingCancelled(StudioError):
-    """``should_stop`` asked a sampler to stop before it finished."""
 
 
 # -- the noise schedule -----------------------------------------------------------------------

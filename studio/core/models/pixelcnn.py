@@ -72,7 +72,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.core.errors import StudioError
+from studio.core.errors import SamplingCancelled  # noqa: F401 - raised here, imported from here
 from studio.core.families.pixelcnn import PixelCNNConfig
 from studio.core.models.base import GenerativeModel, SampleOption, seeded
 from studio.core.train.algorithm import Algorithm, make_optimizer
@@ -84,10 +84,6 @@ TEMPERATURE = SampleOption(1.0, 0.05, 2.0, "Temperature",
                            "divides the logits: below 1 sharper, steadier strokes; above 1 noisier")
 
 StopFn = Callable[[], bool]
-
-
-class SamplingCancelled(StudioError):
-    """A sampler's ``should_stop`` returned True; the partial images are discarded."""
 
 
 @dataclass(frozen=True)
