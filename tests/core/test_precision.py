@@ -61,3 +61,13 @@ def test_the_fp16_path_trains_with_loss_scaling(tmp_path, tiny_config, name):
     assert scaler is trainer.algorithm.scaler and 0 < scaler.get_scale() <= 65536
     moved = sum(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))
     assert moved >= len(before) - 1  # (a WGAN critic's last bias gets no gradient at all)
+
+
+def test_a_diffusion_config_has_one_precision_setting():
+    """The DDPM family's model.precision is its mixed precision; a second autocast from
+    train.precision is refused, naming both fields."""
+    from studio.core.presets import preset
+
+    with pytest.raises(ConfigError, match=r"train.precision = bf16.*model.precision"):
+        preset("cddpm").with_overrides(train={"precision": "bf16"}).validate()
+    assert preset("cddpm").validate().model.precision == "auto"

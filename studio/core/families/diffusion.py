@@ -45,8 +45,10 @@ class DiffusionConfig:
     guidance: float = spec(0.5, "Guidance w", "default classifier-free guidance: ε̂ = ε_c + w (ε_c − ε_u); "
                            "0 = the plain conditional model, −1 = the unconditional one", lo=-1.0, hi=20.0,
                            when=_CONDITIONAL)
-    precision: str = spec("auto", "Precision", "bf16: mixed precision (weights stay fp32), about 1.6x faster "
-                          "steps where the processor computes bf16 natively; auto picks it there, fp32 elsewhere",
+    precision: str = spec("auto", "UNet precision", "the diffusion family's own mixed precision, on any device "
+                          "(measured to keep its losses; it replaces train.precision): bf16 autocast with fp32 "
+                          "weights, about 1.6x faster steps where the processor computes bf16 natively; auto "
+                          "picks it there, fp32 elsewhere",
                           choices=PRECISIONS, group="Optimisation")
     sample_steps: int = spec(50, "Sampling steps", "default DDIM steps; T with η = 1 is the ancestral DDPM sampler",
                              lo=1, hi=4000)
@@ -75,6 +77,9 @@ def _validate(config: Config) -> None:
     if m.sample_steps > m.timesteps:
         raise ConfigError(f"Sampling steps (model.sample_steps) must be at most model.timesteps ({m.timesteps}), "
                           f"got {m.sample_steps}")
+    if config.train.precision != "fp32":  # one precision setting per run, not two autocasts
+        raise ConfigError(f"train.precision = {config.train.precision}: a diffusion model sets its precision in "
+                          "model.precision (auto, bf16 or fp32); leave train.precision at fp32")
     size = config.data.image_size
     if size and size % 4:
         raise ConfigError(f"data.image_size must be a multiple of 4 for the diffusion UNet, got {size}")
