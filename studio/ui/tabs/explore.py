@@ -17,63 +17,50 @@ channel keeps only its newest job, so dragging a slider never queues stale frame
 slow samplers run as cancellable jobs with progress and a Cancel button; a newer request
 on the same channel stops the running one within a step. Measuring runs
 ``evaluate_checkpoint`` as a one-off task (``TaskRunner``), cancellable.
+
+This module is the tab's shell: its layout, loading a model, the render channels'
+requests and results, and progress. The rest of ``ExploreTab`` comes from mixins, one
+module each: ``explore_controls`` (the left column and the current point),
+``explore_strip`` (the slerp strip, playback, the seed grid), ``explore_encoder`` (the
+VAE's map, encoded digits and drawing canvas) and ``explore_measure`` (the Quality box).
+The family-specific panels (denoising, completion, nearest, super-resolution,
+bookmarks) are widgets of their own in ``explore_panels``.
 """
 
 from __future__ import annotations
 
 import html
-import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
     QFileDialog,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSlider,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.explore.images import tile
-from studio.core.explore.manifold import fraction_to_z, z_to_fraction
+from studio.ui.tabs.explore_controls import PointControls
+from studio.ui.tabs.explore_encoder import EncoderViews
+from studio.ui.tabs.explore_measure import MeasureBlock
 from studio.ui.tabs.explore_panels import (
-    BookmarksBox,
     CompletionPanel,
     DenoisePanel,
     NeighboursPanel,
     SuperResPanel,
 )
-from studio.ui.widgets.canvas import DrawCanvas
-from studio.ui.widgets.class_picker import ClassPicker
-from studio.ui.widgets.embedding_plot import EmbeddingPlot, class_colour
+from studio.ui.tabs.explore_strip import GRID_SIDE, STRIP_PLACEHOLDER, StripAndGrid
 from studio.ui.widgets.image_view import ImageView
-from studio.ui.widgets.latent_sliders import LatentSliders
-from studio.ui.widgets.sample_options import SampleOptionsForm
-
-MAP_CELLS = 15
-STRIP_FRAMES = 9
-PLAY_MS = 90
-MEASURE_N = 1000  # samples of a "Measure" (the CLI's `eval` uses 5000: slower, steadier)
-PSI_TICKS = 100  # truncation slider positions from 0 to 1
-GRID_SIDE = 6  # the seed grid's default: 6 x 6 seeds
-STRIP_PLACEHOLDER = "Set A and B to interpolate between them (slerp)."
 
 
 def _scroll(widget: QWidget, min_width: int) -> QScrollArea:
@@ -97,7 +84,9 @@ def describe(info: Any) -> str:
     return f"<b>{html.escape(info.family)}</b> · {what}{members} · step {info.step:,} · {html.escape(info.source)}"
 
 
-class ExploreTab(QWidget):
+class ExploreTab(PointControls, StripAndGrid, EncoderViews, MeasureBlock, QWidget):
+    """The tab: its layout, loading a model, and the render channels' requests and results."""
+
     errorOccurred = Signal(str)
     currentModelRequested = Signal()
     rendered = Signal(str)  # a channel's result was shown (tests wait for it)
@@ -170,72 +159,6 @@ class ExploreTab(QWidget):
         for b in (self.current_button, self.open_run_button, self.open_ckpt_button):
             row.addWidget(b)
         return row
-
-    def _build_controls(self) -> QWidget:
-        self.class_picker = ClassPicker()
-        self.class_picker.changed.connect(self._on_class)
-        self.class_box = QGroupBox("Class")
-        QVBoxLayout(self.class_box).addWidget(self.class_picker)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("The seed of z ~ N(0, I) (and of any noise the sampler draws); the same seed gives "
-                             "the same image as `latent-studio sample --seed`")
-        self.seed.valueChanged.connect(self._on_seed)
-        self.random_button = QPushButton("Random")
-        self.random_button.setToolTip("A new random seed. The direction sliders keep their values "
-                                      "(they move the new z the same way); Reset sets them to 0.")
-        self.random_button.clicked.connect(self.random_seed)
-        self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("Back to the seed's z, every direction at 0")
-        self.reset_button.clicked.connect(self.reset_point)
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(QLabel("Seed"))
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.random_button)
-        seed_row.addWidget(self.reset_button)
-        self._build_truncation()
-        self.options_form = SampleOptionsForm()
-        self.options_form.changed.connect(self._on_options)
-        self.options_box = QGroupBox("Sampling options")
-        QVBoxLayout(self.options_box).addWidget(self.options_form)
-        self.axis_sliders = LatentSliders()
-        self.axis_sliders.changed.connect(self._on_axis)
-        self.axis_box = QGroupBox("Latent dimensions")
-        QVBoxLayout(self.axis_box).addWidget(self.axis_sliders)
-        self.pc_sliders = LatentSliders(limit=6.0)
-        self.pc_sliders.changed.connect(self._on_pc)
-        self.pc_box = QGroupBox("Principal directions (GANSpace)")
-        QVBoxLayout(self.pc_box).addWidget(self.pc_sliders)
-        self.bookmarks = BookmarksBox(self)
-        self.bookmarks.applied.connect(self.apply_bookmark)
-        controls = QWidget()
-        layout = QVBoxLayout(controls)
-        layout.addWidget(self.class_box)
-        layout.addLayout(seed_row)
-        layout.addWidget(self.truncation_box)
-        layout.addWidget(self.options_box)
-        layout.addWidget(self.axis_box)
-        layout.addWidget(self.pc_box)
-        layout.addWidget(self.bookmarks)
-        layout.addStretch(1)
-        return controls
-
-    def _build_truncation(self) -> None:
-        self.psi_slider = QSlider(Qt.Orientation.Horizontal)
-        self.psi_slider.setObjectName("truncation")
-        self.psi_slider.setRange(0, PSI_TICKS)
-        self.psi_slider.setValue(PSI_TICKS)
-        self.psi_slider.valueChanged.connect(self._on_psi)
-        self.psi_label = QLabel("ψ = 1.00 (off)")
-        self.psi_label.setMinimumWidth(90)
-        self.truncation_box = QGroupBox("Truncation")
-        self.truncation_box.setToolTip(
-            "The truncation trick, by scaling: the latent shown is ψ·z, pulled toward the prior's mean (0). "
-            "Smaller ψ: more typical, cleaner, less varied images; 1: off. (Not BigGAN's resampling of values "
-            "beyond a threshold, which would change the image's identity.)")
-        row = QHBoxLayout(self.truncation_box)
-        row.addWidget(self.psi_slider, 1)
-        row.addWidget(self.psi_label)
 
     def _build_centre(self) -> QWidget:
         self.image_view = ImageView("Load a model to explore it.", min_size=200)
@@ -315,98 +238,6 @@ class ExploreTab(QWidget):
         self.superres = SuperResPanel(self)
         self.pages.addTab(self.superres, "Super-resolution")
         return self.pages
-
-    def _build_interpolation(self) -> QWidget:
-        self.set_a_button = QPushButton("Set A")
-        self.set_b_button = QPushButton("Set B")
-        self.set_a_button.setToolTip("Use the current point as the start of the interpolation")
-        self.set_b_button.setToolTip("Use the current point as the end of the interpolation")
-        self.set_a_button.clicked.connect(lambda: self.set_endpoint("a"))
-        self.set_b_button.clicked.connect(lambda: self.set_endpoint("b"))
-        self.frames = QSpinBox()
-        self.frames.setRange(3, 24)
-        self.frames.setValue(STRIP_FRAMES)
-        self.frames.setSuffix(" frames")
-        self.frames.setToolTip("Frames in the strip (rendered with the class and options picked now)")
-        self.frames.valueChanged.connect(lambda _v: self.request_strip())
-        self.play_button = QPushButton("▶ Play")
-        self.play_button.setCheckable(True)
-        self.play_button.toggled.connect(self._on_play)
-        self.strip_view = ImageView(STRIP_PLACEHOLDER, min_size=40)
-        self.strip_view.setFixedHeight(96)
-        self.save_strip_button = QPushButton("Save strip…")
-        self.save_strip_button.clicked.connect(lambda: self._save_dialog(self.strip_view, "interpolation.png"))
-        self.play_timer = QTimer(self)
-        self.play_timer.setInterval(PLAY_MS)
-        self.play_timer.timeout.connect(self._play_step)
-        page = QWidget()
-        grid = QGridLayout(page)
-        grid.addWidget(self.set_a_button, 0, 0)
-        grid.addWidget(self.set_b_button, 0, 1)
-        grid.addWidget(self.frames, 0, 2)
-        grid.addWidget(self.play_button, 0, 3)
-        grid.addWidget(self.strip_view, 1, 0, 1, 4)
-        grid.addWidget(self.save_strip_button, 2, 3)
-        return page
-
-    def _build_map_box(self) -> None:
-        self.map_view = ImageView("", min_size=200)
-        self.map_view.set_clickable(True)
-        self.map_view.clicked.connect(self.pick_map_point)
-        self.map_view.dragged.connect(self.pick_map_point)
-        self.save_map_button = QPushButton("Save map…")
-        self.save_map_button.clicked.connect(lambda: self._save_dialog(self.map_view, "latent-map.png"))
-        self.digits_check = QCheckBox("Training digits")
-        self.digits_check.setToolTip("Encode a few hundred training images and plot their latent means over the "
-                                     "map, coloured by class")
-        self.digits_check.toggled.connect(self._on_digits)
-        self.map_box = QGroupBox("Latent map: click to decode a point")
-        layout = QVBoxLayout(self.map_box)
-        layout.addWidget(self.map_view, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.digits_check)
-        row.addStretch(1)
-        row.addWidget(self.save_map_button)
-        layout.addLayout(row)
-
-    def _build_embedding_box(self) -> None:
-        self.embedding_plot = EmbeddingPlot()
-        self.embedding_plot.setFixedHeight(230)
-        self.embedding_plot.pointClicked.connect(self.pick_embedded)
-        self.embed_button = QPushButton("Encode training digits")
-        self.embed_button.clicked.connect(self.request_embedding)
-        self.embed_label = QLabel("Where the training digits sit in the latent space, coloured by class; "
-                                  "click one to decode its mean.")
-        self.embed_label.setWordWrap(True)
-        self.embedding_box = QGroupBox("Encoded training digits")
-        layout = QVBoxLayout(self.embedding_box)
-        layout.addWidget(self.embedding_plot, 1)
-        layout.addWidget(self.embed_label)
-        layout.addWidget(self.embed_button, 0, Qt.AlignmentFlag.AlignRight)
-
-    def _build_canvas_box(self) -> None:
-        self.canvas = DrawCanvas()
-        self.canvas.drawn.connect(self.request_encode)
-        self.clear_button = QPushButton("Clear")
-        self.clear_button.clicked.connect(self.canvas.clear)
-        self.input_view = ImageView("model input", min_size=96)
-        self.recon_view = ImageView("reconstruction", min_size=96)
-        for view in (self.input_view, self.recon_view):
-            view.setFixedSize(112, 112)
-        self.input_view.setToolTip("The drawing as the model sees it (scaled and centred like MNIST)")
-        self.recon_view.setToolTip("The VAE's reconstruction: decode(encode(drawing))")
-        self.encode_label = QLabel()
-        self.encode_label.setWordWrap(True)
-        self.canvas_box = QGroupBox("Draw")
-        grid = QGridLayout(self.canvas_box)
-        grid.addWidget(self.canvas, 0, 0, 3, 1)
-        grid.addWidget(QLabel("Model input"), 0, 1)
-        grid.addWidget(QLabel("Reconstruction"), 0, 2)
-        grid.addWidget(self.input_view, 1, 1)
-        grid.addWidget(self.recon_view, 1, 2)
-        grid.addWidget(self.encode_label, 2, 1, 1, 2)
-        grid.addWidget(self.clear_button, 3, 0)
-        grid.setColumnStretch(3, 1)
 
     def _build_right(self) -> QWidget:
         self._build_map_box()
@@ -531,359 +362,6 @@ class ExploreTab(QWidget):
         self.superres.clear()
         self._forget_report()
 
-    def _fill_controls(self, info: Any) -> None:
-        self.class_picker.set_classes(info.class_names if info.conditional else [])
-        self.axis_box.setTitle(
-            "Latent dimensions" if info.axis_dims == info.latent_dim
-            else f"Latent dimensions (first {info.axis_dims} of {info.latent_dim})"
-        )
-        self.axis_sliders.set_labels([f"z{i}" for i in range(info.axis_dims)])
-        if info.direction_kind == "random":
-            self.pc_box.setTitle("Random directions in the starting noise")
-            self.pc_box.setToolTip("Fixed random orthonormal directions in the latent (the sampler's starting "
-                                   "noise). With a deterministic sampler (DDIM, η = 0) moving along one moves "
-                                   "the image smoothly; with η > 0 fresh noise is drawn at every step too.")
-            tips = [f"random direction {i + 1}" for i in range(info.directions)]
-            names = [f"d{i + 1}" for i in range(info.directions)]
-        else:
-            self.pc_box.setTitle("Principal directions (GANSpace)")
-            self.pc_box.setToolTip("PCA of the generator's first hidden layer, mapped back to z: the directions "
-                                   "along which the network varies most. Values are steps along a unit direction in z.")
-            tips = [f"principal direction {i + 1}: {share:.1%} of the layer's variance"
-                    for i, share in enumerate(info.explained)]
-            names = [f"PC{i + 1}" for i in range(info.directions)]
-        self.pc_sliders.set_labels(names, tips)
-        self.offsets = np.zeros(info.directions, dtype=np.float32)
-        self.options_form.set_options(info.sample_options)
-        self.psi_slider.blockSignals(True)
-        self.psi_slider.setValue(PSI_TICKS)
-        self.psi_slider.blockSignals(False)
-        self._show_psi()
-
-    # -- quality: "Measure" ------------------------------------------------------------------------
-    def _build_quality_box(self) -> None:
-        self.measure_button = QPushButton("Measure")
-        self.measure_button.setToolTip(
-            "Score samples of this checkpoint with the dataset's evaluator (a small classifier trained once per "
-            "dataset and cached: the first time takes up to a minute) beside held-out real images: FID and KID "
-            "in evaluator features, precision/recall, class coverage, and for VAEs the ELBO. Click again to cancel."
-        )
-        self.measure_button.clicked.connect(self._on_measure_button)
-        self.measure_n = QSpinBox()
-        self.measure_n.setRange(100, 50_000)
-        self.measure_n.setSingleStep(500)
-        self.measure_n.setValue(MEASURE_N)
-        self.measure_n.setSuffix(" samples")
-        self.measure_n.setToolTip("Samples of the model to score (more: slower, steadier figures)")
-        self.measure_progress = QProgressBar()
-        self.measure_progress.setRange(0, 1000)
-        self.measure_progress.setTextVisible(True)
-        self.measure_progress.setVisible(False)
-        self.measure_label = QLabel("Measure the model's sample quality against the real data.")
-        self.measure_label.setWordWrap(True)
-        self.measure_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.measure_table = QTableWidget(0, 3)
-        self.measure_table.verticalHeader().setVisible(False)
-        self.measure_table.verticalHeader().setDefaultSectionSize(20)
-        self.measure_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.measure_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.measure_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.measure_table.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(self.measure_button)
-        row.addWidget(self.measure_n, 1)
-        self.quality_box = QGroupBox("Quality (evaluator metrics)")
-        layout = QVBoxLayout(self.quality_box)
-        layout.addLayout(row)
-        layout.addWidget(self.measure_progress)
-        layout.addWidget(self.measure_label)
-        layout.addWidget(self.measure_table)
-
-    @property
-    def measuring(self) -> bool:
-        return self._measure_task is not None
-
-    def _on_measure_button(self) -> None:
-        if self.measuring:
-            self.cancel_measure()
-        else:
-            self.measure()
-
-    def measure(self, n: int | None = None) -> bool:
-        """Evaluate the loaded checkpoint off the GUI thread; the table shows the report."""
-        if self.info is None or self.info.is_upscaler or self.tasks is None or self.measuring:
-            return False
-        target, n = self.info.source, int(n or self.measure_n.value())
-
-        def job(progress: Any, cancelled: Any) -> Any:
-            from studio.core.metrics.report import evaluate_checkpoint
-
-            return evaluate_checkpoint(target, n=n, progress=progress, should_stop=cancelled)
-
-        self._forget_report()
-        self._measure_cancelled = False
-        self.measure_button.setText("Cancel")
-        self.measure_progress.setRange(0, 0)  # busy until the evaluator reports progress (if it trains)
-        self.measure_progress.setFormat("")
-        self.measure_progress.setVisible(True)
-        self.measure_label.setText(f"Measuring {n:,} samples…")
-        source = target
-        self._measure_task = self.tasks.run(
-            job,
-            on_result=lambda report: self._on_measured(report, source),
-            on_error=lambda message: self._on_measure_failed(message, source),
-            on_progress=self._on_measure_progress,
-            name="measure",
-        )
-        if self._measure_task is None:  # the window is closing
-            self._measure_done()
-            return False
-        return True
-
-    def cancel_measure(self) -> None:
-        if self._measure_task is not None:
-            self._measure_cancelled = True
-            self._measure_task.cancel_event.set()
-            self.measure_label.setText("Cancelling…")
-
-    def _on_measure_progress(self, fraction: Any, message: Any) -> None:
-        self.measure_progress.setRange(0, 1000)
-        self.measure_progress.setValue(int(1000 * float(fraction)))
-        self.measure_progress.setFormat(f"evaluator {float(fraction):.0%}")
-        self.measure_label.setText(f"Preparing the evaluator (once per dataset): {message}")
-
-    def _measure_done(self) -> None:
-        self._measure_task = None
-        self.measure_button.setText("Measure")
-        self.measure_progress.setVisible(False)
-
-    def _on_measured(self, report: Any, source: str) -> None:
-        self._measure_done()
-        if self._measure_cancelled:
-            self.measure_label.setText("Measuring was cancelled.")
-            self.measured.emit(None)
-        elif self.info is not None and self.info.source == source:  # (not another model loaded meanwhile)
-            self.show_report(report)
-            self.measured.emit(report)
-        else:
-            self.measured.emit(None)
-
-    def _on_measure_failed(self, message: str, source: str) -> None:
-        self._measure_done()
-        if self._measure_cancelled:
-            self.measure_label.setText("Measuring was cancelled.")
-        else:
-            self.measure_label.setText(f"Measuring failed: {message}")
-            self.errorOccurred.emit(message)
-        self.measured.emit(None)
-
-    def _forget_report(self) -> None:
-        self.report = None
-        self.measure_table.setRowCount(0)
-        self.measure_table.setVisible(False)
-        if not self.measuring:
-            self.measure_label.setText("Measure the model's sample quality against the real data.")
-
-    def show_report(self, report: Any) -> None:
-        """The report as a compact table: one metric a row, the model beside the real floor."""
-        from studio.core.metrics.report import METRICS
-
-        self.report = report
-        cols = [(f"model\nn={report.model.n:,}", report.model)]
-        if report.model_matched is not None:
-            cols.append((f"model\nn={report.model_matched.n:,}", report.model_matched))
-        if report.floor is not None:
-            cols.append((f"real\nn={report.floor.n:,}", report.floor))
-        conditional = report.conditional
-        keys = [k for k in METRICS if k in report.model.values and (k != "cond_acc" or conditional)]
-        table = self.measure_table
-        table.clear()
-        table.setColumnCount(1 + len(cols))
-        table.setHorizontalHeaderLabels(["metric", *[c[0] for c in cols]])
-        table.setRowCount(len(keys))
-        for row, key in enumerate(keys):
-            info = METRICS[key]
-            arrow = {"lower": " ↓", "higher": " ↑", "0.5": " →0.5"}.get(info.better, "")
-            name = QTableWidgetItem(info.label + arrow)
-            name.setToolTip(f"{info.label}: {'closer to 0.5' if info.better == '0.5' else info.better} is better")
-            table.setItem(row, 0, name)
-            for col, (_title, scores) in enumerate(cols, start=1):
-                value = None if scores is None else scores.values.get(key)
-                cell = QTableWidgetItem("–" if value is None else info.fmt(value, scores.values))
-                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                table.setItem(row, col, cell)
-        head = table.horizontalHeader()
-        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, table.columnCount()):
-            head.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        height = head.sizeHint().height() + 20 * len(keys) + 2 * table.frameWidth()
-        table.setFixedHeight(min(height, 300))
-        table.setVisible(True)
-        acc = report.evaluator.get("accuracy") if report.evaluator else None
-        lines = [f"Step {report.step:,} of {report.family} on {report.dataset}."]
-        if acc is not None:
-            lines.append(f"Evaluator: a small CNN trained on {report.dataset} ({acc:.0%} held-out accuracy), not Inception.")
-        if report.floor is not None:
-            lines.append("real: held-out real images scored the same way, the best a model can do at that n.")
-        lines += report.notes
-        self.measure_label.setText("\n".join(lines))
-
-    # -- the current point ---------------------------------------------------------------------
-    def label(self) -> int | None:
-        return self.class_picker.value() if self.info is not None and self.info.conditional else None
-
-    def psi(self) -> float:
-        """The truncation ψ (1 when the model has no truncation slider)."""
-        if self.info is None or not self.info.can_truncate:
-            return 1.0
-        return self.psi_slider.value() / PSI_TICKS
-
-    def options(self) -> dict[str, float | int]:
-        return self.options_form.values() if self.info is not None else {}
-
-    def current_latent(self) -> np.ndarray:
-        """The z being shown: the sliders' z moved along the directions, then truncated."""
-        if self.info is None:
-            return self.z.copy()
-        return self.info.latent(self.z, self.offsets) * np.float32(self.psi())
-
-    def shown_image(self) -> np.ndarray | None:
-        """The single image last rendered (not a grid, not an animation frame)."""
-        return None if self.view is None else self.view.image
-
-    def random_seed(self) -> None:
-        self.seed.setValue(random.randrange(0, 2**31 - 1))
-
-    def _on_seed(self, seed: int) -> None:
-        """A new seed: its z; the direction offsets stay (Reset zeroes them)."""
-        if self.info is None or self.info.is_upscaler:
-            return
-        from studio.core.explore.latent import random_latent
-
-        self._note = ""
-        self.z = random_latent(self.info.latent_dim, seed)
-        self._sync_sliders()
-        self.request_render()
-        if self.grid_button.isChecked():
-            self.request_grid()
-
-    def reset_point(self) -> None:
-        """Back to the seed's own z with every direction at 0."""
-        if self.info is None:
-            return
-        self.offsets[:] = 0
-        self.pc_sliders.set_values(self.offsets)
-        self._on_seed(self.seed.value())
-
-    def set_latent(self, z: np.ndarray) -> None:
-        self.z = np.asarray(z, dtype=np.float32).copy()
-        self._sync_sliders()
-        self.request_render()
-
-    def _sync_sliders(self) -> None:
-        self.axis_sliders.set_values(self.z[: len(self.axis_sliders)])
-        if self.info is not None and self.info.has_map:
-            self.map_view.set_marker(z_to_fraction(self.z[0]), z_to_fraction(self.z[1]))
-
-    def _user_moved(self) -> None:
-        """A control changed the point: animations stop and the single image comes back."""
-        self.play_button.setChecked(False)
-        self.grid_button.setChecked(False)
-        self._note = ""
-
-    def _on_axis(self, index: int, value: float) -> None:
-        self._user_moved()
-        self.z[index] = value
-        if self.info is not None and self.info.has_map:
-            self.map_view.set_marker(z_to_fraction(self.z[0]), z_to_fraction(self.z[1]))
-        self.request_render()
-
-    def _on_pc(self, index: int, value: float) -> None:
-        self._user_moved()
-        self.offsets[index] = value
-        self.request_render()
-
-    def _on_psi(self, _ticks: int) -> None:
-        self._note = ""
-        self._show_psi()
-        self.play_button.setChecked(False)
-        self.request_render()
-        if self.grid_button.isChecked():
-            self.request_grid()
-
-    def _show_psi(self) -> None:
-        psi = self.psi_slider.value() / PSI_TICKS
-        self.psi_label.setText(f"ψ = {psi:.2f}" + (" (off)" if psi == 1 else ""))
-
-    def _on_options(self) -> None:
-        self._note = ""
-        self.play_button.setChecked(False)
-        self.request_render()
-        if self.point_a is not None and self.point_b is not None:
-            self.request_strip()
-        if self.grid_button.isChecked():
-            self.request_grid()
-
-    def _on_class(self, _index: int) -> None:
-        self._note = ""
-        self.play_button.setChecked(False)
-        self.request_render()
-        if self.point_a is not None and self.point_b is not None:
-            self.request_strip()
-        if self.info is not None and self.info.has_map:
-            self.request_map()
-        if self.grid_button.isChecked():
-            self.request_grid()
-
-    def pick_map_point(self, fx: float, fy: float) -> None:
-        if self.info is None or not self.info.has_map:
-            return
-        self._user_moved()
-        self.z[0], self.z[1] = fraction_to_z(fx), fraction_to_z(fy)
-        self._sync_sliders()
-        self.request_render()
-
-    def pick_embedded(self, index: int) -> None:
-        """Decode the latent mean of an encoded training digit (a click on the projection)."""
-        if self.embedded is None or not 0 <= index < len(self.embedded.latents):
-            return
-        self._user_moved()
-        label = None if self.embedded.labels is None else int(self.embedded.labels[index])
-        if label is not None and self.info.conditional:
-            self.class_picker.set_value(label, notify=False)
-        self.set_latent(self.embedded.latents[index])
-
-    # -- bookmarks ---------------------------------------------------------------------------------
-    def bookmark(self, name: str) -> Any:
-        """The current point as a Bookmark (directions applied, truncation kept apart)."""
-        from studio.core.explore.bookmarks import Bookmark
-
-        point = self.info.latent(self.z, self.offsets)
-        return Bookmark(name, self.seed.value(), tuple(float(v) for v in point), self.label(), self.psi(),
-                        {k: float(v) for k, v in self.options().items()})
-
-    def apply_bookmark(self, bookmark: Any) -> None:
-        if self.info is None:
-            return
-        self._user_moved()
-        self.seed.blockSignals(True)
-        self.seed.setValue(bookmark.seed)
-        self.seed.blockSignals(False)
-        if bookmark.label is not None and self.info.conditional and bookmark.label < len(self.info.class_names):
-            self.class_picker.set_value(bookmark.label, notify=False)
-        self.options_form.set_values(bookmark.options)
-        self.psi_slider.blockSignals(True)
-        self.psi_slider.setValue(round(bookmark.psi * PSI_TICKS))
-        self.psi_slider.blockSignals(False)
-        self._show_psi()
-        self.offsets[:] = 0
-        self.pc_sliders.set_values(self.offsets)
-        if self.info.latent_dim and len(bookmark.z) == self.info.latent_dim:
-            self.set_latent(np.asarray(bookmark.z, np.float32))
-        else:
-            self._on_seed(bookmark.seed)
-        self._note = f"bookmark “{bookmark.name}”"
-
     # -- requests ---------------------------------------------------------------------------------
     def submit(self, channel: str, job: Any, cancellable: bool = False) -> int:
         """Queue a job for the render thread; a cancellable one shows progress and Cancel."""
@@ -916,74 +394,6 @@ class ExploreTab(QWidget):
         else:
             self.submit("image", lambda ex: render_view(ex, z, label, seed, options))
 
-    def request_strip(self) -> None:
-        if self.info is None or self.point_a is None or self.point_b is None:
-            return
-        from studio.core.explore.views import strip
-
-        a, b, n, label = self.point_a, self.point_b, self.frames.value(), self.label()
-        seed, options = self.seed.value(), self.options()
-        if self.info.can_cancel:
-            self.submit("strip", lambda ex, ctx: strip(ex, a, b, n, label, seed, options, ctx.should_stop,
-                                                       ctx.progress), cancellable=True)
-        else:
-            self.submit("strip", lambda ex: strip(ex, a, b, n, label, seed, options))
-
-    def request_grid(self) -> None:
-        """One image per seed from the current one on; a click on a cell loads its seed."""
-        if self.info is None or self.info.is_upscaler:
-            return
-        from studio.core.explore.latent import random_latent
-        from studio.core.explore.views import seed_grid
-
-        side = self.grid_side.value()
-        seeds = [(self.seed.value() + i) % (2**31 - 1) for i in range(side * side)]
-        psi, info = np.float32(self.psi()), self.info
-        latents = [info.latent(random_latent(info.latent_dim, s), self.offsets) * psi for s in seeds]
-        label, options = self.label(), self.options()
-        self.grid_seeds, self.grid_cols = seeds, side
-        self.submit("grid", lambda ex, ctx: seed_grid(ex, latents, seeds, label, options, ctx.should_stop,
-                                                      ctx.progress), cancellable=True)
-
-    def request_map(self) -> None:
-        if self.info is None or not self.info.has_map:
-            return
-        label = self.label()
-        self.submit("map", lambda ex: ex.manifold(MAP_CELLS, label))
-
-    def request_encode(self) -> None:
-        if self.info is None or not self.info.can_encode:
-            return
-        drawing, label = self.canvas.array(), self.label()
-        self.submit("encode", lambda ex: ex.reconstruct(drawing, label))
-
-    def request_embedding(self) -> None:
-        if self.info is None or not self.info.can_encode:
-            return
-        from studio.core.explore.views import embedding
-
-        self.embed_label.setText("Encoding training digits…")
-        self.submit("embed", embedding)
-
-    def _on_digits(self, on: bool) -> None:
-        if on:
-            self.request_embedding()
-        else:
-            self.map_view.set_points([])
-
-    def set_endpoint(self, which: str) -> None:
-        """Use the current point (directions applied) as end A or B of the slerp strip."""
-        if self.info is None:
-            return
-        point = self.current_latent()
-        if which == "a":
-            self.point_a = point
-        else:
-            self.point_b = point
-        if self.point_a is None or self.point_b is None:
-            self.strip_view.set_placeholder(f"{which.upper()} is set: now move elsewhere and set the other end.")
-        self.request_strip()
-
     # -- results (main thread) ----------------------------------------------------------------
     def _on_result(self, result: Any) -> None:
         self._end_busy(result.channel, result.seq)
@@ -1001,9 +411,7 @@ class ExploreTab(QWidget):
         if channel == "image":
             self._show_view(value, result.ms)
         elif channel == "strip":
-            self.strip_frames = value
-            self.strip_view.set_image(np.concatenate(list(value), axis=1))
-            self.save_strip_button.setEnabled(True)
+            self._show_strip(value)
         elif channel == "grid":
             self._show_grid(*value)
         elif channel == "map":
@@ -1020,6 +428,10 @@ class ExploreTab(QWidget):
             if channel in panel.channels:
                 return panel
         raise KeyError(f"no view shows the {channel!r} channel")
+
+    def shown_image(self) -> np.ndarray | None:
+        """The single image last rendered (not a grid, not an animation frame)."""
+        return None if self.view is None else self.view.image
 
     def _show_view(self, view: Any, ms: float) -> None:
         self.view = view
@@ -1038,31 +450,6 @@ class ExploreTab(QWidget):
             self.denoise_panel.set_path(view.path)
         self.neighbours.on_image()
         self.superres.request()
-
-    def _show_grid(self, images: np.ndarray, _members: list[Any]) -> None:
-        if self.grid_button.isChecked():
-            self.image_view.set_image(tile(images, self.grid_cols))
-            self.caption.setText(f"Seeds {self.grid_seeds[0]}–{self.grid_seeds[-1]}: click one to load it.")
-
-    def _show_encoded(self, shown: np.ndarray, recon: np.ndarray, mu: np.ndarray) -> None:
-        self.input_view.set_image(shown)
-        self.recon_view.set_image(recon)
-        values = ", ".join(f"{v:+.2f}" for v in mu[:4]) + (" …" if len(mu) > 4 else "")
-        self.encode_label.setText(f"z = ({values}); the sliders and the map now show this point.")
-        self.set_latent(mu)
-
-    def _show_embedding(self, emb: Any) -> None:
-        self.embedded = emb
-        names = self.info.class_names
-        labels = [None] * len(emb.coords) if emb.labels is None else [int(v) for v in emb.labels]
-        if self.info.has_map:
-            if self.digits_check.isChecked():
-                self.map_view.set_points([(z_to_fraction(x), z_to_fraction(y), class_colour(c))
-                                          for (x, y), c in zip(emb.coords, labels, strict=True)])
-            return
-        axes = ("z0", "z1") if emb.method == "latent means" else ("PC1", "PC2")
-        self.embedding_plot.set_points(emb.coords, emb.labels, names, axes)
-        self.embed_label.setText(f"{len(emb.coords)} training digits: {emb.method}. Click one to decode its mean.")
 
     def _on_error(self, channel: str, message: str) -> None:
         self._end_busy(channel, self.busy.get(channel, -1))
@@ -1127,67 +514,6 @@ class ExploreTab(QWidget):
         if not self.busy:
             self.progress_bar.setValue(0)
             self.progress_label.clear()
-
-    # -- the seed grid ----------------------------------------------------------------------------
-    def _on_grid(self, on: bool) -> None:
-        self.image_view.set_clickable(on)
-        if on:
-            self.play_button.setChecked(False)
-            self.image_view.set_image(None)
-            self.image_view.set_placeholder("Drawing the seed grid…")
-            self.request_grid()
-            return
-        if "grid" in self.busy:
-            self.renderer.cancel("grid", self.busy["grid"])
-        self.caption.clear()
-        self.image_view.set_image(self.shown_image())
-
-    def _on_image_click(self, fx: float, fy: float) -> None:
-        if not self.grid_button.isChecked() or not self.grid_seeds:
-            return
-        cols = self.grid_cols
-        rows = -(-len(self.grid_seeds) // cols)
-        col = min(cols - 1, int(fx * cols))
-        row = min(rows - 1, int((1 - fy) * rows))
-        index = row * cols + col
-        if index < len(self.grid_seeds):
-            self.pick_grid_seed(index)
-
-    def pick_grid_seed(self, index: int) -> None:
-        """Load the seed of grid cell ``index`` into the single view."""
-        seed = self.grid_seeds[index]
-        self.grid_button.setChecked(False)
-        if self.seed.value() == seed:
-            self._on_seed(seed)
-        else:
-            self.seed.setValue(seed)
-
-    # -- playback ---------------------------------------------------------------------------------
-    def _on_play(self, on: bool) -> None:
-        self.play_button.setText("■ Stop" if on else "▶ Play")
-        if on and self.strip_frames is not None and len(self.strip_frames):
-            self.grid_button.setChecked(False)
-            self._play_index, self._play_dir = 0, 1
-            self.play_timer.start()
-            return
-        was_playing = self.play_timer.isActive()
-        self.play_timer.stop()
-        if on:
-            self.play_button.setChecked(False)
-        elif was_playing:
-            self.request_render()  # the big image shows the sliders' point again, not the last frame
-
-    def _play_step(self) -> None:
-        frames = self.strip_frames
-        if frames is None or not len(frames):
-            self.play_button.setChecked(False)
-            return
-        self.image_view.set_image(frames[self._play_index])
-        nxt = self._play_index + self._play_dir
-        if not 0 <= nxt < len(frames):  # ping-pong
-            self._play_dir = -self._play_dir
-            nxt = self._play_index + self._play_dir
-        self._play_index = max(0, min(len(frames) - 1, nxt))
 
     # -- files ----------------------------------------------------------------------------------------
     def _open_run_dialog(self) -> None:
