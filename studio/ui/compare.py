@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.train.runinfo import Curves, RunSummary, find_runs, read_curves
 from studio.ui.widgets.loss_plot import PALETTE
+from studio.ui.widgets.plots import titled_plot
 from studio.ui.widgets.series import ema
 
 PARAM_COLUMNS = (("data.dataset", "dataset"), ("model.arch", "arch"), ("model.latent_dim", "latent"),
@@ -134,8 +135,8 @@ class CompareDialog(QDialog):
         controls.addStretch(1)
         controls.addWidget(self.export_button)
 
-        self.loss_plot = self._plot("Loss")
-        self.metric_plot = self._plot("Metric")
+        self.loss_plot = titled_plot("Loss", legend_offset=(-10, 10))
+        self.metric_plot = titled_plot("Metric", legend_offset=(-10, 10))
         plots = QSplitter()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.metric_plot)
@@ -157,15 +158,6 @@ class CompareDialog(QDialog):
         layout.addWidget(self.note)
         self.resize(1000, 640)
         self.refresh()
-
-    @staticmethod
-    def _plot(title: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget(background="w")
-        item = plot.getPlotItem()
-        item.setTitle(title, size="10pt")
-        item.showGrid(x=True, y=True, alpha=0.25)
-        item.addLegend(offset=(-10, 10))
-        return plot
 
     # -- the table ---------------------------------------------------------------------
     def refresh(self) -> None:

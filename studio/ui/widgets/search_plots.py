@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedLayout, QVBoxLayout, QWidget
 
 from studio.core.live_keys import METRIC_LABELS
+from studio.ui.widgets.plots import titled_plot
 
 COMPLETE = "#1f77b4"
 BEST = "#d62728"
@@ -24,11 +25,9 @@ RUNNING = "#ff7f0e"
 
 
 def _plot(title: str, bottom: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w")
+    plot = titled_plot(title)
     item = plot.getPlotItem()
-    item.setTitle(title, size="10pt")
     item.setLabel("bottom", bottom)
-    item.showGrid(x=True, y=True, alpha=0.25)
     item.setMenuEnabled(False)
     for side in ("left", "bottom"):
         item.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" scales read badly on bits/dim
