@@ -59,3 +59,33 @@ def tiny_config():
         return base.with_overrides(model=model, train=values)
 
     return make
+
+
+@pytest.fixture
+def pretrained_run(tmp_path, tiny_config):
+    """A factory that trains a tiny run in ``tmp_path / "pre"`` and returns its folder:
+    the source of the init_from, freeze and finetune tests."""
+    from studio.core.train.trainer import Trainer
+
+    def make(name: str = "cgan", steps: int = 2):
+        path = tmp_path / "pre"
+        list(Trainer(tiny_config(name, steps=steps), path).steps())
+        return path
+
+    return make
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """A folder of 3 classes x 8 random 28x28 grey PNGs (class0/ .. class2/): another
+    class count than the digits, for finetuning."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "three"
+    rng = np.random.default_rng(0)
+    for c in range(3):
+        (root / f"class{c}").mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(root / f"class{c}" / f"{i}.png")
+    return root

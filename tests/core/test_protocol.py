@@ -8,10 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
 from studio.cli import main
@@ -147,22 +145,12 @@ def test_live_metrics_budget_counters_survive_a_resume(tmp_path, tiny_config, ch
 
 
 # -- init_from and freeze ------------------------------------------------------------------
-def _image_folder(root: Path, classes: int = 3, per_class: int = 8) -> Path:
-    rng = np.random.default_rng(0)
-    for c in range(classes):
-        (root / f"class{c}").mkdir(parents=True)
-        for i in range(per_class):
-            Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(root / f"class{c}" / f"{i}.png")
-    return root
-
-
-def test_init_from_loads_matching_tensors_and_reinitialises_the_class_heads(tmp_path, tiny_config, capsys):
+def test_init_from_loads_matching_tensors_and_reinitialises_the_class_heads(tmp_path, tiny_config, pretrained_run,
+                                                                            image_folder, capsys):
     from studio.core.config import save_config
 
-    source = tiny_config("cgan", steps=2)
-    list(Trainer(source, tmp_path / "pre").steps())
-    folder = _image_folder(tmp_path / "three")
-    target = source.with_overrides(data={"dataset": str(folder)}, train={"steps": 2})
+    pretrained_run("cgan")
+    target = tiny_config("cgan", steps=2).with_overrides(data={"dataset": str(image_folder)}, train={"steps": 2})
     save_config(target, tmp_path / "ft.toml")
     args = ["train", "--config", str(tmp_path / "ft.toml"), "--init-from", str(tmp_path / "pre"),
             "--out", str(tmp_path / "ft")]
@@ -174,11 +162,10 @@ def test_init_from_loads_matching_tensors_and_reinitialises_the_class_heads(tmp_
     assert load_config(tmp_path / "ft" / "config.toml").train.init_from == str(tmp_path / "pre")
 
 
-def test_frozen_parameters_stay_bit_identical(tmp_path, tiny_config):
-    source = tiny_config("cgan", steps=2)
-    list(Trainer(source, tmp_path / "pre").steps())
-    config = source.with_overrides(train={"steps": 6, "init_from": str(tmp_path / "pre"),
-                                          "freeze": ["generator.fc", "discriminator.features.0"]})
+def test_frozen_parameters_stay_bit_identical(tmp_path, tiny_config, pretrained_run):
+    pretrained_run("cgan")
+    config = tiny_config("cgan", steps=2).with_overrides(train={
+        "steps": 6, "init_from": str(tmp_path / "pre"), "freeze": ["generator.fc", "discriminator.features.0"]})
     trainer = Trainer(config, tmp_path / "ft")
     events = list(trainer.steps())
     assert isinstance(events[-1], ev.Finished) and any("Frozen: " in n for n in events[0].notes)

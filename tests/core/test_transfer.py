@@ -3,12 +3,8 @@ frozen tensors bit-identical, and a warning when a frozen tensor could not be lo
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from studio.cli import main
 from studio.core.config import ConfigError, load_config
@@ -16,15 +12,6 @@ from studio.core.families import get_family
 from studio.core.train import events as ev
 from studio.core.train.checkpoint import load_checkpoint
 from studio.core.train.trainer import Trainer
-
-
-def _image_folder(root: Path, classes: int = 3, per_class: int = 8) -> Path:
-    rng = np.random.default_rng(0)
-    for c in range(classes):
-        (root / f"class{c}").mkdir(parents=True)
-        for i in range(per_class):
-            Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(root / f"class{c}" / f"{i}.png")
-    return root
 
 
 def test_freeze_presets_expand_and_unknown_names_list_them():
@@ -44,10 +31,10 @@ def test_a_config_may_name_a_freeze_preset_and_the_trainer_expands_it(tmp_path, 
     assert "Frozen: " in " ".join(trainer.notes) and "under discriminator.features" in " ".join(trainer.notes)
 
 
-def test_finetune_to_another_class_count_keeps_frozen_tensors_bit_identical(tmp_path, tiny_config, capsys):
-    list(Trainer(tiny_config("cgan", steps=2), tmp_path / "pre").steps())
-    folder = _image_folder(tmp_path / "three")
-    args = ["finetune", str(tmp_path / "pre"), "--dataset", str(folder), "--steps", "4",
+def test_finetune_to_another_class_count_keeps_frozen_tensors_bit_identical(tmp_path, pretrained_run, image_folder,
+                                                                             capsys):
+    pretrained_run("cgan")
+    args = ["finetune", str(tmp_path / "pre"), "--dataset", str(image_folder), "--steps", "4",
             "--freeze", "generator's first block,discriminator features", "--out", str(tmp_path / "ft")]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -58,7 +45,7 @@ def test_finetune_to_another_class_count_keeps_frozen_tensors_bit_identical(tmp_
     config = load_config(tmp_path / "ft" / "config.toml")
     assert config.train.init_from == str((tmp_path / "pre").resolve())
     assert config.train.freeze == ("generator.fc", "discriminator.features")
-    assert config.data.dataset == str(folder.resolve()) and config.model == pre.config.model
+    assert config.data.dataset == str(image_folder.resolve()) and config.model == pre.config.model
     frozen = [k for k in ft.tensors if k.startswith(("model.generator.fc.", "model.discriminator.features."))
               and not k.endswith(("running_mean", "running_var", "num_batches_tracked", "_u", "_v"))]
     assert frozen and all(torch.equal(pre.tensors[k], ft.tensors[k]) for k in frozen)
@@ -66,11 +53,10 @@ def test_finetune_to_another_class_count_keeps_frozen_tensors_bit_identical(tmp_
     assert any(not torch.equal(pre.tensors[k], ft.tensors[k]) for k in moved)  # the rest trained
 
 
-def test_freezing_a_tensor_that_could_not_be_loaded_is_warned(tmp_path, tiny_config):
-    list(Trainer(tiny_config("cvae", steps=2), tmp_path / "pre").steps())
-    folder = _image_folder(tmp_path / "three")
+def test_freezing_a_tensor_that_could_not_be_loaded_is_warned(tmp_path, tiny_config, pretrained_run, image_folder):
+    pretrained_run("cvae")
     config = tiny_config("cvae", steps=2).with_overrides(
-        data={"dataset": str(folder)},
+        data={"dataset": str(image_folder)},
         train={"init_from": str(tmp_path / "pre"), "freeze": list(get_family("cvae").freeze_prefixes(["the encoder"]))})
     events = list(Trainer(config, tmp_path / "ft").steps())
     assert isinstance(events[-1], ev.Finished)
@@ -78,8 +64,8 @@ def test_freezing_a_tensor_that_could_not_be_loaded_is_warned(tmp_path, tiny_con
     assert warning and "encoder." in warning[0]  # its first layer takes the one-hot label
 
 
-def test_finetune_names_a_bad_freeze_preset(tmp_path, tiny_config, capsys):
-    list(Trainer(tiny_config("cgan", steps=1), tmp_path / "pre").steps())
+def test_finetune_names_a_bad_freeze_preset(tmp_path, pretrained_run, capsys):
+    pretrained_run("cgan", steps=1)
     args = ["finetune", str(tmp_path / "pre"), "--dataset", "mnist-5k", "--freeze", "the whole thing",
             "--out", str(tmp_path / "ft")]
     assert main(args) == 2
