@@ -285,3 +285,25 @@ def test_label_dropout_hides_a_share_of_the_labels_behind_the_null_class():
     assert torch.equal(PixelCNNAlgorithm(model, config, gen())._drop_labels(y), dropped)  # the generator's only
     none = PixelCNNAlgorithm(tiny(True, label_dropout=0.0), config.with_overrides(model={"label_dropout": 0.0}), gen())
     assert torch.equal(none._drop_labels(y), y)
+
+
+def test_a_run_logs_held_out_bits_per_dim_beside_the_training_nll(tmp_path, tiny_config):
+    """What the Train tab plots as train vs held-out NLL: a few Metrics records of nll_bpd
+    (exact likelihood); a GAN or VAE run gets none by default (a search asks for them)."""
+    import json
+
+    from studio.core.train import events as ev
+    from studio.core.train.trainer import Trainer
+
+    config = preset("pixelcnn").with_overrides(
+        model={"channels": 8, "layers": 2}, train={"steps": 6, "batch_size": 8, "log_every": 2, "sample_every": 100,
+                                                   "checkpoint_every": 100, "threads": 1})
+    events = list(Trainer(config, tmp_path / "pixel").steps())
+    held = [e for e in events if isinstance(e, ev.Metrics) and "nll_bpd" in e.values]
+    assert [e.step for e in held] == [1, 2, 3, 4, 5, 6]  # DEFAULT_CHECKS (13) over the run: each step here
+    assert 1.0 < held[-1].values["nll_bpd"] < 8.5  # bits/dim on 8-bit levels
+    rows = [json.loads(line) for line in (tmp_path / "pixel" / "metrics.jsonl").read_text().splitlines()]
+    assert sum(1 for r in rows if "nll_bpd" in r.get("values", {})) == 6
+    for name in ("cgan", "vae"):
+        events = list(Trainer(tiny_config(name, steps=4), tmp_path / name).steps())
+        assert not [e for e in events if isinstance(e, ev.Metrics)], name

@@ -295,12 +295,15 @@ class Checkpointer(Callback):
 def default_callbacks(extra: Iterable[Callback] = ()) -> list[Callback]:
     """What every run does, with ``extra`` before the checkpointer (so a checkpoint holds
     their state after this step); the order is the order of their events within a step.
-    TensorBoard is among them, writing only when ``train.tensorboard`` is on (unless
-    ``extra`` brings its own)."""
+    TensorBoard is among them, writing only when ``train.tensorboard`` is on, and the
+    held-out likelihood of exact-likelihood models (each unless ``extra`` brings its own)."""
+    from studio.core.train.heldout import HeldoutLikelihood
     from studio.core.train.tensorboard import TensorBoard
     from studio.core.train.threads import ThreadTuner
 
     extra = list(extra)
-    tensorboard = [] if any(c.name == TensorBoard.name for c in extra) else [TensorBoard()]
-    return [ThreadTuner(), NonFiniteGuard(), StepEvents(), MetricsLogger(), SampleGrids(), *extra, *tensorboard,
-            Checkpointer()]
+    own = {c.name for c in extra}
+    tensorboard = [] if TensorBoard.name in own else [TensorBoard()]
+    heldout = [] if HeldoutLikelihood.name in own else [HeldoutLikelihood.default()]
+    return [ThreadTuner(), NonFiniteGuard(), StepEvents(), MetricsLogger(), SampleGrids(), *heldout, *extra,
+            *tensorboard, Checkpointer()]
