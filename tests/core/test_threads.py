@@ -11,14 +11,15 @@ from studio.core.train.threads import ThreadTuner
 class Machine:
     """A clock whose step time depends on the thread count and on a CPU hog."""
 
-    def __init__(self) -> None:
+    def __init__(self, busy_times: dict[int, float] | None = None) -> None:
         self.now = 0.0
         self.threads = 0
         self.busy = False
+        self.busy_times = busy_times or {2: 0.5, 1: 0.06}
 
     def step_time(self) -> float:
         if self.busy:  # two threads fight for the one free core
-            return {2: 0.5, 1: 0.06}[self.threads]
+            return self.busy_times[self.threads]
         return {2: 0.03, 1: 0.05}[self.threads]
 
 
@@ -58,6 +59,27 @@ def test_busy_machine_backs_off_and_returns_when_it_is_quiet_again():
     machine.busy = False
     run(tuner, machine, 20000, start=3200)
     assert tuner.best == 2  # re-probed and won again
+
+
+def test_busy_from_the_start_with_slow_steps_costs_seconds_not_minutes():
+    """benchmarks/contention.py's case: the cgan preset next to a hog, 2 threads ~1.4 s a
+    step, 1 thread ~0.2 s. Over its 40 s, auto must come near one thread's throughput."""
+    machine = Machine(busy_times={2: 1.4, 1: 0.2})
+    machine.busy = True
+    tuner = make(machine)
+    steps, step = 0, 0
+    while machine.now < 5.0:  # the benchmark's warm-up
+        step += 1
+        machine.now += machine.step_time()
+        tuner.on_step(None, StepInfo(step, {}, False))
+    began, first = machine.now, step
+    while machine.now < 40.0:
+        step += 1
+        machine.now += machine.step_time()
+        tuner.on_step(None, StepInfo(step, {}, False))
+    steps = step - first
+    assert tuner.best == 1
+    assert steps / (machine.now - began) >= 0.9 / 0.2  # >= 0.9x of one thread's 5 steps/s
 
 
 def test_a_fixed_thread_count_is_left_alone():

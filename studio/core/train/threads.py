@@ -7,11 +7,13 @@ run, so ``ThreadTuner`` (a callback, active only when ``train.threads`` is 0 on 
 treats the choice as a measurement:
 
 - it times steps (the median of a window, so a sample grid or a checkpoint does not
-  count) at each candidate thread count, starting with all cores;
+  count) at each candidate thread count, starting with all cores; a window is WINDOW
+  steps or WINDOW_S seconds, whichever ends first (at least MIN_WINDOW steps), so a
+  setting that makes each step take a second is not kept for twenty of them;
 - it keeps the fastest and probes the others again later; a probe that is clearly
-  slower after a few steps ends at once, and each losing probe doubles the wait before
-  the next one (up to ``MAX_WAIT_S``), so a bad candidate costs a few slow steps an
-  interval, not a whole window.
+  slower after a few steps (or one step three times slower) ends at once, and each
+  losing probe doubles the wait before the next one (up to ``MAX_WAIT_S``), so a bad
+  candidate costs a few slow steps an interval, not a whole window.
 
 Thread counts change how a CPU sums its floats, so an auto run is not reproducible bit
 for bit across runs; a fixed ``train.threads`` is.
@@ -31,10 +33,13 @@ from studio.core.train.callbacks import Callback, StepInfo
 if TYPE_CHECKING:
     from studio.core.train.trainer import Trainer
 
-WINDOW = 20  # steps timed per candidate
-EARLY = 4  # steps after which a clearly slower probe gives up
+WINDOW = 20  # steps timed per candidate ...
+WINDOW_S = 3.0  # ... or this many seconds of them
+MIN_WINDOW = 3  # a median of fewer steps is not a measurement
+EARLY = 2  # steps after which a clearly slower probe gives up
 GIVE_UP = 1.3  # "clearly slower": this much slower than the best's median
-FIRST_WAIT_S = 10.0  # before the first re-probe of a loser
+GLARING = 3.0  # one probe step this much slower than the best's median ends the probe at once
+FIRST_WAIT_S = 20.0  # before the first re-probe of a loser
 MAX_WAIT_S = 300.0
 
 
@@ -85,13 +90,14 @@ class ThreadTuner(Callback):
     def _judge(self, step: int, now: float) -> None:
         n = len(self._times)
         probing = self.current != self.best
-        if probing and n >= EARLY and self.best in self.medians:
+        if probing and n and self.best in self.medians:
             early = statistics.median(self._times)
-            if early > GIVE_UP * self.medians[self.best]:
+            best = self.medians[self.best]
+            if (n >= EARLY and early > GIVE_UP * best) or self._times[-1] > GLARING * best:
                 self.medians[self.current] = early
                 self._lose(self.current, now)
                 return self._switch(self.best, step)
-        if n < WINDOW:
+        if n < WINDOW and (n < MIN_WINDOW or sum(self._times) < WINDOW_S):
             return None
         median = statistics.median(self._times)
         if self.current == self.best and median > GIVE_UP * self.medians.get(self.best, float("inf")):
