@@ -68,13 +68,26 @@ class TrainJob:
         return trainer
 
 
-def _listen(trainer, commands) -> None:
-    """Turn the parent's commands into the trainer's thread-safe calls, until the pipe closes."""
-    while True:
+LISTEN_POLL_S = 0.1  # how often the command listener looks whether the loop has ended
+
+
+def _listen(trainer, commands, over: threading.Event) -> None:
+    """Turn the parent's commands into the trainer's thread-safe calls, until the pipe
+    closes or ``over`` is set (the loop has ended: ``child_main`` joins this thread).
+
+    It polls instead of blocking in ``recv``, so it is joined before the interpreter
+    exits: a daemon thread still running then (woken by the parent closing the pipe after
+    ``DONE``) is ended by ``pthread_exit`` in the middle of finalisation, and the child
+    died of SIGABRT ("terminate called without an active exception") after every run.
+    """
+    while not over.is_set():
         try:
+            if not commands.poll(LISTEN_POLL_S):
+                continue
             command, arg = commands.recv()
         except (EOFError, OSError):
-            trainer.stop(save=True)  # the parent is gone: save and end
+            if not over.is_set():
+                trainer.stop(save=True)  # the parent is gone: save and end
             return
         if command == "pause":
             trainer.pause()
@@ -96,6 +109,8 @@ def child_main(job: TrainJob, events, commands) -> None:
     from studio.core.errors import USER_ERRORS
     from studio.core.train.trainer import apply_threads
 
+    over = threading.Event()
+    listener: threading.Thread | None = None
     try:
         try:
             trainer = job.build()
@@ -103,16 +118,20 @@ def child_main(job: TrainJob, events, commands) -> None:
             events.send(ev.Failed(0, str(exc)))
             return
         apply_threads(trainer.config.train.threads)
-        threading.Thread(target=_listen, args=(trainer, commands), name="commands", daemon=True).start()
+        listener = threading.Thread(target=_listen, args=(trainer, commands, over), name="commands", daemon=True)
+        listener.start()
         for event in trainer.steps():
             events.send(event)
     except Exception as exc:  # noqa: BLE001 - report anything, the parent must not hang
         with contextlib.suppress(OSError):
             events.send(ev.Failed(0, f"{type(exc).__name__}: {exc}"))
     finally:
+        over.set()
         with contextlib.suppress(OSError):
             events.send(DONE)
         events.close()
+        if listener is not None:
+            listener.join(5 * LISTEN_POLL_S + 1)  # it sees ``over`` within one poll
 
 
 def describe_exit(code: int | None) -> str:
@@ -129,21 +148,36 @@ def describe_exit(code: int | None) -> str:
 
 
 class ChildTraining:
-    """The parent's side: start a TrainJob in a child process, send commands, read events."""
+    """The parent's side: start a TrainJob in a child process, send commands, read events.
+
+    The process starts with ``start()``, or with the first ``steps()``/``poll()``: the
+    window constructs this on its main thread and iterates it on its worker thread, so
+    the spawn (pickling the job, launching an interpreter) happens off the main thread.
+    Commands sent before the start wait in the pipe and reach the child's listener.
+    """
 
     def __init__(self, job: TrainJob):
         self.job = job
         ctx = mp.get_context("spawn")
-        self._events, child_events = ctx.Pipe(duplex=False)
-        child_commands, self._commands = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=child_main, args=(job, child_events, child_commands),
+        self._events, self._child_events = ctx.Pipe(duplex=False)
+        self._child_commands, self._commands = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=child_main, args=(job, self._child_events, self._child_commands),
                                    name="latent-studio-train", daemon=True)
-        self.process.start()
-        child_events.close()  # ours are the other ends: EOF arrives when the child is gone
-        child_commands.close()
+        self._started = False
+        self._start_lock = threading.Lock()
         self.done = False
         self.last_step = 0
         self.run_dir: Path | None = None
+
+    def start(self) -> None:
+        """Start the child process (once; later calls do nothing)."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+            self.process.start()
+            self._child_events.close()  # ours are the other ends: EOF arrives when the child is gone
+            self._child_commands.close()
 
     # -- commands ----------------------------------------------------------------------
     def _send(self, command: str, arg: Any = None) -> None:
@@ -182,6 +216,7 @@ class ChildTraining:
     def poll(self, timeout: float = 0.05) -> list[Any]:
         """The events that arrived within ``timeout``; after the child's end, a Failed
         event when it died without finishing, and then ``done`` is True."""
+        self.start()
         out: list[Any] = []
         deadline = time.monotonic() + timeout
         while not self.done:
@@ -220,7 +255,11 @@ class ChildTraining:
             self._commands.close()
 
     def join(self, timeout: float) -> bool:
-        """Wait for the child to end; kill it past ``timeout``. True when it ended by itself."""
+        """Wait for the child to end; kill it past ``timeout``. True when it ended by itself
+        (or never started)."""
+        with self._start_lock:
+            if not self._started:
+                return True
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()

@@ -161,8 +161,13 @@ class TrainTab(QWidget):
         self.progress.setFormat("")
         self.progress.setTextVisible(True)
         self.status = QLabel("Ready: click Train to start.")
-        self.status.setFixedWidth(280)  # a fixed size: new text never re-lays out the row
+        # A fixed size, two lines high: new text never re-lays out the tab. (With only the
+        # width fixed, a status that wrapped to a second line, "Starting: …" and then the
+        # ETA, resized the plots below twice a run, and each resize repainted every plot
+        # and its axes at once: the longest stall of the event loop while training.)
+        self.status.setFixedWidth(280)
         self.status.setWordWrap(True)
+        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
         self._notice_until = 0.0
         controls = QHBoxLayout()
         for b in (self.start_button, self.continue_button, self.pause_button, self.resume_button, self.step_button,

@@ -189,7 +189,16 @@ class ImageView(QWidget):
 
     # -- painting ---------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        # Ended here, not when Python collects it: anything that keeps this frame alive a
+        # moment longer (a traceback, a profiler, a debugger) would leave the painter active
+        # in the backing store's endPaint, and Qt crashes on that.
         painter = QPainter(self)
+        try:
+            self._paint(painter)
+        finally:
+            painter.end()
+
+    def _paint(self, painter: QPainter) -> None:
         painter.fillRect(self.rect(), self.palette().window())
         if self._qimage is None:
             painter.setPen(self.palette().placeholderText().color())

@@ -6,7 +6,10 @@ keep the number of drawn points near the pixel width of the plot.
 
 Repainting the axes (text) is what costs most while training, so the x axis spans the
 run's total steps from the start (it does not rescale on every new point), and the axes
-keep a pixmap cache, redrawn only when their range really changes.
+keep a pixmap cache, redrawn only when their range really changes. The y range is ours
+too (``Y_MARGIN``): it grows, with a margin, only when a point falls outside it, where
+pyqtgraph's auto-range moved it (and redrew the axis, ~10 ms) whenever a new point set a
+new extreme. Zooming by hand hands the range to the user; the "A" button gives it back.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from PySide6.QtWidgets import (
 
 from studio.ui.widgets.series import Series
 
+Y_MARGIN = 0.1  # a new y range leaves this share of the data's span free above and below
+
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
@@ -42,6 +47,10 @@ class LossPlot(QWidget):
         for side in ("left", "bottom"):
             item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.legend = item.addLegend(offset=(-10, 10))
+        item.enableAutoRange(y=False)
+        item.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
+        self._auto_y = True  # the y range follows the data (ours, see _update_y_range)
+        self._y_range: tuple[float, float] | None = None  # what we set, in view units (log10 in log mode)
         self.series: dict[str, Series] = {}
         self._raw: dict[str, pg.PlotDataItem] = {}
         self._smooth: dict[str, pg.PlotDataItem] = {}
@@ -97,6 +106,7 @@ class LossPlot(QWidget):
         self._raw.clear()
         self._smooth.clear()
         self._dirty = False
+        self._y_range = None
 
     def point_count(self) -> int:
         return sum(s.n for s in self.series.values())
@@ -109,6 +119,41 @@ class LossPlot(QWidget):
         for name, s in self.series.items():
             self._raw[name].setData(s.x, s.y)
             self._smooth[name].setData(s.x, s.smoothed)
+        self._update_y_range()
+
+    def _update_y_range(self) -> None:
+        """Grow the y range (with a margin) when the data leaves it; else leave it, and the axis, alone."""
+        vb = self.plot.getPlotItem().getViewBox()
+        if vb.state["autoRange"][1]:  # the user clicked "A" / View All: ours again
+            vb.enableAutoRange(y=False)
+            self._auto_y, self._y_range = True, None
+        if not self._auto_y or not self.series:
+            return
+        log = self.log_scale.isChecked()
+        lo, hi = np.inf, -np.inf
+        for s in self.series.values():
+            y = s.y[s.y > 0] if log else s.y  # the raw curves enclose the smoothed ones
+            y = y[np.isfinite(y)]
+            if len(y):
+                lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
+        if not lo <= hi:
+            return
+        if log:
+            lo, hi = np.log10(lo), np.log10(hi)
+        if self._y_range is not None and self._y_range[0] <= lo and hi <= self._y_range[1]:
+            return
+        margin = Y_MARGIN * ((hi - lo) or max(abs(hi), 1.0))
+        self._y_range = (lo - margin, hi + margin)
+        vb.setYRange(*self._y_range, padding=0)
+
+    def _on_manual_range(self, mask: object = None) -> None:
+        """A zoom or pan by hand that moved y: the user's range until "A" (as pyqtgraph does)."""
+        try:
+            moved_y = bool(mask[1])  # type: ignore[index]
+        except (TypeError, IndexError):
+            moved_y = True
+        if moved_y:
+            self._auto_y = False
 
     def _add_curve(self, name: str) -> None:
         color = PALETTE[len(self.series) % len(PALETTE)]
@@ -132,5 +177,6 @@ class LossPlot(QWidget):
 
     def _on_log(self, on: bool) -> None:
         self.plot.getPlotItem().setLogMode(y=on)
+        self._y_range = None  # other units
         self._dirty = True
         self.refresh()

@@ -117,6 +117,9 @@ class MetricsPanel(QGroupBox):
         )
         self.status_label.setWordWrap(True)
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Room for three lines from the start: a status of up to three lines (most of them)
+        # does not resize, and so repaint, the plots below when the next replaces it.
+        self.status_label.setMinimumHeight(3 * self.status_label.fontMetrics().lineSpacing() + 4)
 
         self.banner = QFrame()
         self.banner.setObjectName("collapse-banner")
