@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.eta import EtaEstimate
 from studio.ui.timeline import GridTimeline, read_png
 from studio.ui.widgets.image_view import ImageView, to_qimage
 from studio.ui.widgets.loss_plot import LossPlot
@@ -43,6 +44,9 @@ from studio.ui.widgets.metrics_panel import MetricsPanel
 
 EXPORT_MIN_SIDE = 600  # exports are scaled up (nearest) until the longer side reaches this
 PLOT_EVERY_S = 0.1  # curves redraw at most 10 times a second ...
+# Held-out figures drawn beside the training loss of the same units (a PixelCNN's "nll" is
+# bits/dim; a VAE's bound is in bits/dim held out but nats per image in training: not drawn).
+HELDOUT_CURVES = {"nll_bpd": "held-out nll"}
 NOTICE_S = 3.0  # a one-off notice (checkpoint saved) stays this long before the ETA returns
 TEXT_EVERY_S = 0.25  # ... progress and ETA 4 times (each repaint of them costs the training thread)
 
@@ -115,6 +119,7 @@ class TrainTab(QWidget):
         self.batch_size = 1
         self.step = 0
         self.images_per_sec = 0.0
+        self.eta = EtaEstimate()  # the rate over a window: one slow chunk does not make it jump
         self.run_dir: Path | None = None
         self.grid_updates = 0  # how many grids arrived (tests and the benchmark read it)
         self._follow_latest = True
@@ -244,6 +249,7 @@ class TrainTab(QWidget):
         self.save_button.setEnabled(state in ("running", "paused"))
         self._update_lr_button()
         if state == "paused":
+            self.eta.reset()  # paused time is not slow training
             self.status.setText(f"Paused at step {self.step:,}: Step trains one step")
         elif state == "stopping":
             self.status.setText("Stopping: saving a checkpoint…")
@@ -312,6 +318,7 @@ class TrainTab(QWidget):
         self.batch_size = max(1, batch_size)
         self.step = 0
         self.images_per_sec = 0.0
+        self.eta.reset()
         self.grid_updates = 0
         self._follow_latest = True
         self.loss_plot.clear()
@@ -337,12 +344,15 @@ class TrainTab(QWidget):
         self.run_label.setText(f"Run: {event.run_dir} · device: {event.device}{resumed}")
         self.loss_plot.set_x_extent(event.total_steps)
         self.metrics_panel.set_x_extent(event.total_steps)
+        self.eta.reset()
         self._progress_dirty = True
 
     def on_steps(self, chunk: Any) -> None:
         self.loss_plot.append(chunk.steps, chunk.losses)
         self.step = chunk.step
-        self.images_per_sec = chunk.images_per_sec
+        self.eta.add(time.monotonic(), chunk.step)
+        rate = self.eta.steps_per_second()
+        self.images_per_sec = rate * self.batch_size if rate is not None else chunk.images_per_sec
         self._progress_dirty = True
 
     def on_samples(self, event: Any) -> None:
@@ -365,6 +375,9 @@ class TrainTab(QWidget):
 
     def on_metrics(self, event: Any) -> None:
         self.metrics_panel.on_metrics(event)
+        held = {HELDOUT_CURVES[k]: np.array([v]) for k, v in event.values.items() if k in HELDOUT_CURVES}
+        if held:  # beside the training loss it is measured against, in the same units
+            self.loss_plot.append(np.array([event.step]), held)
 
     def on_monitor(self, status: Any) -> None:
         """The live metrics' MonitorStatus: the evaluator's preparation shows in the progress bar."""
