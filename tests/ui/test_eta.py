@@ -56,3 +56,21 @@ def test_reset_forgets_the_rate():
     assert eta.remaining_s(100) is None
     eta.add(100.0, 500)
     assert eta.remaining_s(1000) is None  # one sample: no rate yet
+
+
+def test_the_train_tab_draws_held_out_bits_per_dim_beside_the_training_nll(qtbot):
+    import numpy as np
+
+    from studio.core.train import events as ev
+    from studio.ui.tabs.train import TrainTab
+
+    tab = TrainTab(tasks=None)
+    qtbot.addWidget(tab)
+    tab.begin(100, 8, [], "pixelcnn")
+    tab.loss_plot.append(np.array([10, 20]), {"nll": np.array([2.0, 1.8])})
+    tab.on_metrics(ev.Metrics(20, {"nll_bpd": 1.9, "nll_nats": 1032.0}))
+    tab.on_metrics(ev.Metrics(40, {"fid": 3.0}))  # not a held-out likelihood: the metrics panel's
+    tab.loss_plot.refresh()
+    assert set(tab.loss_plot.series) == {"nll", "held-out nll"}
+    held = tab.loss_plot.series["held-out nll"]
+    assert list(held.x) == [20] and list(held.y) == [1.9]
