@@ -493,7 +493,8 @@ class MainWindow(QMainWindow):
             cfg = pending.cfg
             if not pending.keep_views:
                 labels = self._class_names(cfg.data) if cfg.conditional else []
-                self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, pending.title)
+                self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, pending.title,
+                                     cfg.family.loss_labels)
                 self._metrics_reference(cfg)
             for status in pending.statuses:  # the evaluator's preparation, for the metrics panel
                 self.train_tab.metrics_panel.on_status(status)
@@ -596,7 +597,7 @@ class MainWindow(QMainWindow):
         labels = self._class_names(cfg.data) if cfg.conditional else []
         if cfg.conditional and not labels:
             labels = [str(i) for i in range(10)] if cfg.data.dataset.startswith("mnist") else []
-        self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, f"Run: {run}")
+        self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, f"Run: {run}", cfg.family.loss_labels)
         self._metrics_reference(cfg)
         self.train_tab.metrics_panel.status_label.setText(
             "Metrics from the run's log, when it has them (runs trained in this window with live metrics on). "

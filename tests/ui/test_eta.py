@@ -58,7 +58,7 @@ def test_reset_forgets_the_rate():
     assert eta.remaining_s(1000) is None  # one sample: no rate yet
 
 
-def test_the_train_tab_draws_held_out_bits_per_dim_beside_the_training_nll(qtbot):
+def test_the_train_tab_names_each_curve_and_draws_held_out_bits_per_dim_beside_the_nll(qtbot):
     import numpy as np
 
     from studio.core.train import events as ev
@@ -66,7 +66,11 @@ def test_the_train_tab_draws_held_out_bits_per_dim_beside_the_training_nll(qtbot
 
     tab = TrainTab(tasks=None)
     qtbot.addWidget(tab)
-    tab.begin(100, 8, [], "pixelcnn")
+    from studio.core.families import get_family
+
+    tab.begin(100, 8, [], "pixelcnn", get_family("pixelcnn").loss_labels)
+    caption = tab.loss_plot.caption.text()
+    assert "<b>nll</b>: negative log-likelihood" in caption and "<b>held-out nll</b>" in caption
     tab.loss_plot.append(np.array([10, 20]), {"nll": np.array([2.0, 1.8])})
     tab.on_metrics(ev.Metrics(20, {"nll_bpd": 1.9, "nll_nats": 1032.0}))
     tab.on_metrics(ev.Metrics(40, {"fid": 3.0}))  # not a held-out likelihood: the metrics panel's

@@ -47,6 +47,13 @@ PLOT_EVERY_S = 0.1  # curves redraw at most 10 times a second ...
 # Held-out figures drawn beside the training loss of the same units (a PixelCNN's "nll" is
 # bits/dim; a VAE's bound is in bits/dim held out but nats per image in training: not drawn).
 HELDOUT_CURVES = {"nll_bpd": "held-out nll"}
+
+
+def with_heldout(labels: dict[str, str]) -> dict[str, str]:
+    """The family's loss labels, and the held-out curve's beside the loss it mirrors."""
+    if "nll" in labels:
+        return {**labels, "held-out nll": "the same on held-out images, a few times a run (bits/dim)"}
+    return labels
 NOTICE_S = 3.0  # a one-off notice (checkpoint saved) stays this long before the ETA returns
 TEXT_EVERY_S = 0.25  # ... progress and ETA 4 times (each repaint of them costs the training thread)
 
@@ -186,6 +193,7 @@ class TrainTab(QWidget):
         controls.addWidget(self.status)
 
         self.loss_plot = LossPlot()
+        self.loss_plot.unsmoothed.update(HELDOUT_CURVES.values())
         self.grid_view = ImageView("The sample grid appears here after the first samples.", min_size=220)
         self.timeline_slider = QSlider(Qt.Orientation.Horizontal)
         self.timeline_slider.setRange(0, 0)
@@ -311,8 +319,10 @@ class TrainTab(QWidget):
         self._before_start = None
         self.status.setText(text)
 
-    def begin(self, total_steps: int, batch_size: int, row_labels: list[str], title: str) -> None:
-        """Clear everything for a new (or newly opened) run."""
+    def begin(self, total_steps: int, batch_size: int, row_labels: list[str], title: str,
+              loss_labels: dict[str, str] | None = None) -> None:
+        """Clear everything for a new (or newly opened) run; ``loss_labels``: the family's
+        meaning of each logged loss, shown under the curves."""
         self._before_start = None
         self.total_steps = total_steps
         self.batch_size = max(1, batch_size)
@@ -322,6 +332,7 @@ class TrainTab(QWidget):
         self.grid_updates = 0
         self._follow_latest = True
         self.loss_plot.clear()
+        self.loss_plot.set_labels(with_heldout(loss_labels or {}))
         self.loss_plot.set_x_extent(total_steps)
         self.metrics_panel.clear()
         self.metrics_panel.set_x_extent(total_steps)

@@ -14,6 +14,8 @@ new extreme. Zooming by hand hands the range to the user; the "A" button gives i
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -55,6 +57,9 @@ class LossPlot(QWidget):
         self._raw: dict[str, pg.PlotDataItem] = {}
         self._smooth: dict[str, pg.PlotDataItem] = {}
         self._dirty = False
+        # Sparse series (a held-out figure a few times a run) are drawn as measured, with
+        # points: an average over a handful of values would lag behind them.
+        self.unsmoothed: set[str] = set()
 
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
@@ -71,10 +76,19 @@ class LossPlot(QWidget):
         controls.addWidget(self.smoothing_label)
         controls.addSpacing(12)
         controls.addWidget(self.log_scale)
+        # What each curve plots (the family's loss labels): set once per run, at a fixed
+        # height, so that a new text never resizes (and repaints) the plot above it.
+        self.caption = QLabel()
+        self.caption.setObjectName("lossCaption")
+        self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.caption.setStyleSheet("color: #555;")
+        self.caption.setFixedHeight(4 * self.caption.fontMetrics().lineSpacing() + 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
         layout.addLayout(controls)
+        layout.addWidget(self.caption)
         self._on_smoothing(self.smoothing.value())
 
     @property
@@ -87,6 +101,11 @@ class LossPlot(QWidget):
                 self._add_curve(name)
             self.series[name].append(steps, values)
         self._dirty = True
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """Name each curve's term under the plot ({"g": "G loss: -log D(G(z))", ...})."""
+        self.caption.setText(" · ".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}" for k, v in labels.items()))
+        self.caption.setToolTip("\n".join(f"{k}: {v}" for k, v in labels.items()))
 
     def set_x_extent(self, total_steps: int) -> None:
         """Fix the x axis to 0..total_steps (0: follow the data)."""
@@ -118,7 +137,7 @@ class LossPlot(QWidget):
         self._dirty = False
         for name, s in self.series.items():
             self._raw[name].setData(s.x, s.y)
-            self._smooth[name].setData(s.x, s.smoothed)
+            self._smooth[name].setData(s.x, s.y if name in self.unsmoothed else s.smoothed)
         self._update_y_range()
 
     def _update_y_range(self) -> None:
@@ -163,7 +182,8 @@ class LossPlot(QWidget):
         faint = pg.mkColor(color)
         faint.setAlpha(70)
         self._raw[name] = self.plot.plot(pen=pg.mkPen(faint, width=1))
-        self._smooth[name] = self.plot.plot(pen=pg.mkPen(color, width=2), name=name)
+        points = {"symbol": "o", "symbolSize": 5, "symbolBrush": color, "symbolPen": None} if name in self.unsmoothed else {}
+        self._smooth[name] = self.plot.plot(pen=pg.mkPen(color, width=2), name=name, **points)
         for curve in (self._raw[name], self._smooth[name]):
             curve.setClipToView(True)
             curve.setDownsampling(auto=True, method="peak")
