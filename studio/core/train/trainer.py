@@ -20,14 +20,14 @@ checkpoint and ends the run with a Failed event, so the run stays resumable.
 
 Several processes (torchrun, ``distributed``): every rank runs this loop on its shard of
 each global batch; the ranks agree at each step boundary and only rank 0 writes the run
-directory (studio.core.train.distributed says how).
+directory (studio.core.train.distributed says how; the trainer's part of it is the
+``RankAgreement`` mixin, studio.core.train.rank_agreement).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import time
 import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -45,18 +45,17 @@ from studio.core.models import GenerativeModel, build_model
 from studio.core.train import events as ev
 from studio.core.train.algorithm import Algorithm
 from studio.core.train.budget import check_budget
-from studio.core.train.callbacks import Callback, StepInfo, default_callbacks, first_non_finite
+from studio.core.train.callbacks import Callback, StepInfo, default_callbacks
 from studio.core.train.checkpoint import checkpoint_bytes, load_state, read_checkpoint, state_bytes
 from studio.core.train.distributed import NOISE_SEED_STRIDE, Distributed
 from studio.core.train.ema import EMA
 from studio.core.train.manifest import commit, committed, tidy
 from studio.core.train.precision import PrecisionStep, check_precision
+from studio.core.train.rank_agreement import PAUSE_POLL_S, RankAgreement
 from studio.core.train.resumecheck import check_resumable
 from studio.core.train.rundir import RunDir
 from studio.core.train.runlock import RunLock
 from studio.core.train.transfer import freeze, init_from_checkpoint
-
-PAUSE_POLL_S = 0.1  # a paused loop looks for "save now", "step" and a new learning rate this often
 
 
 def pick_device(name: str) -> torch.device:
@@ -79,7 +78,7 @@ def apply_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-class Trainer:
+class Trainer(RankAgreement):
     """Trains one model into one run directory.
 
     Construction is cheap; ``prepare()`` (called by ``steps()`` if needed) loads the
@@ -233,21 +232,6 @@ class Trainer:
             self.close()
             raise
         self._prepared = True
-
-    def _shared_run(self) -> RunDir:
-        """Rank 0's run directory on every rank, or rank 0's reason for having none."""
-        if self.is_main:
-            try:
-                run = self._open_run()
-            except BaseException:
-                self.dist.broadcast(None)
-                raise
-            self.dist.broadcast(str(run.path))
-            return run
-        path = self.dist.broadcast(None)
-        if path is None:
-            raise CheckpointError("process 0 could not open the run directory; its message says why")
-        return RunDir(path)
 
     def _build(self, data: ImageData) -> None:
         cfg = self.config
@@ -471,47 +455,6 @@ class Trainer:
         self._step_once.clear()
         self._paused = False
         yield from self._emit([ev.Resumed(self.step)])
-
-    def _agree_while_paused(self) -> Iterator[ev.Event]:
-        """Distributed, paused: the ranks agree every PAUSE_POLL_S (a single step is not
-        offered: every rank would have to take it)."""
-        time.sleep(PAUSE_POLL_S)
-        yield from self._agree()
-
-    def _pause_wanted(self) -> bool:
-        return (self._others_paused or not self._running.is_set()) and not self._stop.is_set()
-
-    # -- several processes ---------------------------------------------------------------
-    def _agree(self) -> Iterator[ev.Event]:
-        """Distributed: take every rank's stop, pause, "save now" and failure as this rank's."""
-        agreed = self.dist.agree(stop=self._stop.is_set(), paused=not self._running.is_set(),
-                                 save=self._save_now.is_set(), failed=False)
-        if agreed.failed_rank is not None:
-            self._failure_shared = True
-            yield from self._emit([self.fail(f"process {agreed.failed_rank} of {self.dist.world} failed near step "
-                                             f"{self.step}; its message says why")])
-            return
-        if agreed.stop and not self._stop.is_set():
-            self.stop()
-        if agreed.save and self.is_main:
-            self._save_now.set()
-        self._others_paused = agreed.paused and self._running.is_set()
-
-    def _check_shared_losses(self) -> Iterator[ev.Event]:
-        """Distributed: average the step's losses over the ranks, and stop every rank at
-        once on a NaN or infinity (each sees the same average, so each decides alike)."""
-        self.last_losses = self.dist.mean(self.last_losses)
-        if bad := first_non_finite({k: float(v) for k, v in self.last_losses.items()}):
-            self._failure_shared = True
-            yield from self._emit([self.fail_loss(*bad)])
-
-    def _tell_other_ranks(self) -> None:
-        """A failure only this rank knows of: the others learn it at their next agreement."""
-        if self.dist is None or self._failure_shared:
-            return
-        self._failure_shared = True
-        with contextlib.suppress(Exception):  # the group may be gone already
-            self.dist.agree(stop=True, paused=False, save=False, failed=True)
 
     def _apply_lr_request(self) -> Iterator[ev.Event]:
         """Set a requested learning rate on every optimiser, keeping their ratios (a GAN's
