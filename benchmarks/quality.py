@@ -17,7 +17,10 @@ coverage; pixelcnn and cpixelcnn held-out NLL <= 1.1 bits/dim, cpixelcnn cond. a
 >= 85%, 10/10 coverage.
 
     python benchmarks/quality.py [--presets vae,cvae,cgan,gan,...] [--n 5000] [--budget-scale 1]
-                                 [--fixed-time] [--no-article] [--json FILE] [--seed 0]
+                                 [--fixed-time] [--no-article] [--json FILE] [--seed 0] [--keep DIR]
+
+``--keep DIR`` trains each preset into DIR/<preset> and leaves it there: a run directory
+the studio opens (File > Open run) and ``latent-studio sample`` reads.
 
 ``--budget-scale 0.05 --n 500`` checks the whole pipeline in a few minutes.
 """
@@ -197,6 +200,7 @@ def main() -> int:
     parser.add_argument("--no-article", action="store_true", help="skip the seed article's loop")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="train into DIR/<preset> and keep the run directories")
     args = parser.parse_args()
 
     fit, heldout = eval_splits(DataConfig(dataset="mnist-5k"))
@@ -208,7 +212,8 @@ def main() -> int:
     matched_rows: list[tuple[str, Scores]] = []
     info: dict[str, dict] = {}
     names = [p for p in args.presets.split(",") if p] + ([] if args.no_article else ["article"])
-    with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="quality-") as scratch:
+        tmp = args.keep or Path(scratch)
         for name in names:
             budget = CAPS.get(name, DEFAULT_CAP) * args.budget_scale
             print(f"training {name} (at most {budget:.0f} s) ...", file=sys.stderr, flush=True)

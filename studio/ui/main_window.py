@@ -31,15 +31,15 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QTab
 from studio.core.config import Config, ConfigError, DataConfig
 from studio.core.train.runinfo import summarize
 from studio.ui.dialogs import show_about, show_error
-from studio.ui.run_follower import RunFollower, sample_step
+from studio.ui.run_follower import RunFollower
+from studio.ui.run_watching import RunWatching
 from studio.ui.settings import Settings
 from studio.ui.tabs.dataset import DatasetTab
 from studio.ui.tabs.explore import ExploreTab
 from studio.ui.tabs.model import ModelTab
 from studio.ui.tabs.search import SearchTab
 from studio.ui.tabs.train import TrainTab
-from studio.ui.timeline import read_png
-from studio.ui.workers import RenderController, StepChunk, TaskRunner, TrainController
+from studio.ui.workers import RenderController, TaskRunner, TrainController
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class _PendingStart:
     statuses: list[Any] = field(default_factory=list)  # MonitorStatus events before Started
 
 
-class MainWindow(QMainWindow):
+class MainWindow(RunWatching, QMainWindow):
     def __init__(
         self,
         settings: Settings | None = None,
@@ -180,6 +180,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&New run", self.new_run, QKeySequence.StandardKey.New)
         self._action(file_menu, "&Open run…", self._open_run_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &recent run")
+        # Filled when it opens: reading every run's files at each start would stall the window.
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file_menu, "Open &checkpoint…", self._open_checkpoint_dialog)
         self.use_run_settings_action = self._action(file_menu, "&Use the opened run's settings", self.use_run_settings)
         file_menu.addSeparator()
@@ -196,7 +198,7 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts)
         self._action(help_menu, "&About Latent Studio", lambda: show_about(self))
-        self._fill_recent()
+        self._enable_recent()
         self.continue_action.setEnabled(False)
         self.use_run_settings_action.setEnabled(False)
 
@@ -253,20 +255,6 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _checked=False: slot())
         menu.addAction(action)
         return action
-
-    def _fill_recent(self) -> None:
-        """One entry per run (paths resolved): its name, family, step and date."""
-        self.recent_menu.clear()
-        shown = 0
-        for run in self.settings.recent_runs:
-            summary = summarize(run)
-            if summary is None:
-                continue  # deleted since
-            action = self._action(self.recent_menu, summary.label(), lambda r=run: self.open_run(r))
-            action.setToolTip(run)
-            action.setStatusTip(run)
-            shown += 1
-        self.recent_menu.setEnabled(bool(shown))
 
     # -- start-up -------------------------------------------------------------------------------
     def finish_init(self, *_args: Any) -> None:
@@ -505,7 +493,7 @@ class MainWindow(QMainWindow):
         if event.class_names:
             self.train_tab.grid_view.set_row_labels(list(event.class_names))
         self.settings.add_recent_run(event.run_dir)
-        self._fill_recent()
+        self._enable_recent()
         self.continue_action.setEnabled(False)
 
     def _on_checkpoint(self, event: Any) -> None:
@@ -570,136 +558,6 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.model_tab)
         self._update_start()
 
-    # -- watching runs on disk ------------------------------------------------------------------
-    def open_run(self, path: str | Path, follow: bool = True, ask: bool = True) -> bool:
-        """Show a run's curves and grids and follow what another process adds to it.
-
-        The Model and Dataset tabs keep the user's settings: when the run's differ, the
-        user is asked (``ask``) whether to show the run's instead (File → Use the opened
-        run's settings does it later). Continue trains with the run's own config either way.
-        """
-        from studio.core.config import load_config
-
-        run = Path(path)
-        if self.training.active:
-            return self._when_idle(lambda: self.open_run(path, follow, ask), "open another run")
-        if not (run / "config.toml").is_file():
-            self.report_error(f"{run}: not a run directory (no config.toml)")
-            return False
-        try:
-            cfg = load_config(run / "config.toml")
-        except ConfigError as exc:
-            self.report_error(str(exc))
-            return False
-        self.stop_following()
-        self._offer_run_settings(cfg, ask)
-        self.current_run = run
-        labels = self._class_names(cfg.data) if cfg.conditional else []
-        if cfg.conditional and not labels:
-            labels = [str(i) for i in range(10)] if cfg.data.dataset.startswith("mnist") else []
-        self.train_tab.begin(cfg.train.steps, cfg.train.batch_size, labels, f"Run: {run}", cfg.family.loss_labels)
-        self._metrics_reference(cfg)
-        self.train_tab.metrics_panel.status_label.setText(
-            "Metrics from the run's log, when it has them (runs trained in this window with live metrics on). "
-            "Continue training here to compute them."
-        )
-        self.follower = RunFollower(run)
-        self.poll_run()
-        self.settings.add_recent_run(run)
-        self._fill_recent()
-        self.continue_action.setEnabled(True)
-        self._explore_follows_run = True
-        if (run / "checkpoints" / "last.safetensors").exists():
-            self.explore_tab.load(run)  # Explore shows the opened run too, not the model before it
-        self._update_continue()
-        if follow:
-            self.train_tab.set_state("watching", can_start=self.engine_ready)
-            self.train_tab.status.setText(self._opened_status(run))
-            self.follow_timer.start()
-            self.tabs.setCurrentWidget(self.train_tab)
-        return True
-
-    def _opened_status(self, run: Path) -> str:
-        summary = summarize(run)
-        if summary is None or summary.saved_step is None:
-            return "Opened: no checkpoint yet"
-        if summary.resumable:
-            return f"Stopped at step {summary.saved_step:,} of {summary.total_steps:,}: Continue trains it further"
-        return f"Finished: {summary.saved_step:,} steps"
-
-    def _offer_run_settings(self, cfg: Config, ask: bool) -> None:
-        """The form keeps the user's settings; say so (or ask) when the run's differ."""
-        try:
-            same = self.config() == cfg
-        except ConfigError:
-            same = False
-        self.opened_config = None if same else cfg
-        self.use_run_settings_action.setEnabled(not same)
-        if same or not ask:
-            return
-        note = ("This run was trained with other settings than the Model and Dataset tabs show "
-                f"(steps {cfg.train.steps:,}, dataset {cfg.data.dataset}, family {cfg.model.family}).")
-        self.statusBar().showMessage("The Model and Dataset tabs keep your settings: File → Use the opened run's "
-                                     "settings shows the run's", 10000)
-        if not self.show_dialogs:
-            return
-        box = QMessageBox(QMessageBox.Icon.Question, "Open run", f"{note}\n\nShow the run's settings there instead "
-                          "of yours? (Continue trains with the run's own settings either way.)",
-                          QMessageBox.StandardButton.NoButton, self)
-        box.setObjectName("run-settings-dialog")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        use = box.addButton("Use the run's settings", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(box.addButton("Keep mine", QMessageBox.ButtonRole.RejectRole))
-        box.buttonClicked.connect(lambda button: self.use_run_settings() if button is use else None)
-        box.open()
-
-    def use_run_settings(self) -> None:
-        """Show the opened run's config in the Model and Dataset tabs."""
-        if self.opened_config is None:
-            return
-        self.apply_config(self.opened_config)
-        self.opened_config = None
-        self.use_run_settings_action.setEnabled(False)
-        self.statusBar().showMessage("The Model and Dataset tabs show the opened run's settings", 8000)
-
-    def stop_following(self) -> None:
-        self.follow_timer.stop()
-        self.follower = None
-        if self.train_tab.state == "watching":
-            self.train_tab.set_state("idle", can_start=self.engine_ready)
-
-    def poll_run(self) -> None:
-        """Read what the followed run wrote since the last poll."""
-        if self.follower is None:
-            return
-        from studio.core.train import events as ev
-
-        records, samples = self.follower.poll()
-        steps = [r for r in records if r.get("kind") == "step" and isinstance(r.get("losses"), dict)]
-        if steps:
-            names: list[str] = []
-            for r in steps:
-                names += [k for k in r["losses"] if k not in names]
-            chunk = StepChunk(
-                np.array([r.get("step", 0) for r in steps], dtype=np.int64),
-                {k: np.array([_num(r["losses"].get(k)) for r in steps]) for k in names},
-                _num(steps[-1].get("images_per_sec")),
-                int(steps[-1].get("step", 0)),
-            )
-            self.train_tab.on_steps(chunk)
-        for r in records:
-            if r.get("kind") == "metrics" and isinstance(r.get("values"), dict):
-                hist = r.get("class_histogram")
-                self.train_tab.on_metrics(ev.Metrics(
-                    int(r.get("step", 0)),
-                    {k: _num(v) for k, v in r["values"].items()},
-                    None if hist is None else np.asarray(hist, dtype=np.float64),
-                ))
-        for path in samples:
-            grid = read_png(path)
-            if grid is not None:
-                self.train_tab.add_grid(sample_step(path), grid, path)
-
     # -- exploring ------------------------------------------------------------------------------
     def explore_current(self) -> None:
         """Load the Train tab's model into the explorer (a fresh checkpoint when training)."""
@@ -743,11 +601,6 @@ class MainWindow(QMainWindow):
         self.compare_dialog.show()
         self.compare_dialog.raise_()
 
-    def _open_run_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a run folder", str(self.runs_root))
-        if folder:
-            self.open_run(folder)
-
     def _open_checkpoint_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Open a checkpoint or an ensemble", str(self.runs_root),
@@ -782,10 +635,3 @@ class MainWindow(QMainWindow):
             return
         self.shutdown()
         event.accept()
-
-
-def _num(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")

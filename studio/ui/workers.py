@@ -33,6 +33,10 @@ from studio.core.train.events import MonitorStatus
 LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
 STEP_FLUSH_S = 0.05  # Step events are batched: at most ~20 signals a second
 GRID_SECONDS = 10.0  # the window's runs show a fresh sample grid at least this often (within a budget)
+# The training child's niceness: when the window needs a core to paint, the scheduler gives
+# it one at once instead of after the child's time slice (the lag at a run's start was
+# mostly the main thread waiting for a core); the child still gets every idle cycle.
+CHILD_NICE = 5
 _torch_threads = 0  # torch's default intra-op thread count, read before the renderer lowers it
 
 
@@ -204,6 +208,7 @@ class TrainController(QObject):
         self.monitor_n = MONITOR_N
         self.monitor_budget: float | None = MONITOR_BUDGET
         self.grid_seconds = GRID_SECONDS  # 0: grids on the step cadence only (deterministic)
+        self.child_nice = CHILD_NICE
 
     @property
     def active(self) -> bool:
@@ -223,7 +228,7 @@ class TrainController(QObject):
             self._start_thread()
         if isinstance(job, TrainJob):
             job = replace(job, live_metrics=self.live_metrics, monitor_n=self.monitor_n, budget=self.monitor_budget,
-                          grid_seconds=self.grid_seconds)
+                          grid_seconds=self.grid_seconds, nice=self.child_nice)
             job = ChildTraining(job)
         self.trainer = job
         self._busy = True

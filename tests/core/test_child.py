@@ -21,3 +21,23 @@ def test_the_child_starts_on_first_poll_and_exits_cleanly(tmp_path, tiny_config)
     # running then died in pthread_exit mid-finalisation ("terminate called without an
     # active exception", SIGABRT after every run).
     assert child.process.exitcode == 0
+
+
+def test_the_window_s_child_trains_at_a_lower_cpu_priority(tmp_path, tiny_config):
+    import os
+
+    import pytest
+
+    if not hasattr(os, "getpriority"):
+        pytest.skip("no process priorities on this OS")
+    child = ChildTraining(TrainJob(tiny_config(steps=10_000), runs_root=str(tmp_path), nice=3))
+    try:
+        for event in child.steps():
+            if isinstance(event, ev.Started):
+                break  # it is training now
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, child.process.pid) == min(19, mine + 3)
+    finally:
+        child.stop(save=False)
+        list(child.steps())
+        assert child.join(30)

@@ -22,6 +22,30 @@ def test_freeze_presets_expand_and_unknown_names_list_them():
         cgan.freeze_prefixes(["the generator's head"])
 
 
+@pytest.mark.parametrize("arch", ["dcgan", "mlp"])
+def test_every_gan_freeze_preset_fits_one_architecture_and_names_weights_there(arch):
+    from studio.core.models import build_model
+    from studio.core.presets import preset
+    from studio.core.train.transfer import freeze
+
+    cgan = get_family("cgan")
+    config = preset("cgan" if arch == "dcgan" else "cgan-mlp")
+    fitting = []
+    for name in cgan.freeze_presets:
+        model = build_model(config, (1, 28, 28), 10)
+        try:
+            frozen = freeze(model, cgan.freeze_prefixes([name]))
+        except ConfigError as exc:
+            assert "no parameter starts with" in str(exc)
+            continue
+        assert frozen
+        fitting.append(name)
+    if arch == "mlp":
+        assert fitting == ["discriminator features", "MLP discriminator's first two layers (FreezeD)"]
+    else:
+        assert fitting == [n for n in cgan.freeze_presets if not n.startswith("MLP ")]
+
+
 def test_a_config_may_name_a_freeze_preset_and_the_trainer_expands_it(tmp_path, tiny_config):
     config = tiny_config("cgan", steps=2, freeze=("discriminator features",))
     trainer = Trainer(config, tmp_path / "run")

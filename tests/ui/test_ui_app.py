@@ -74,6 +74,7 @@ def test_settings_remember_dataset_geometry_and_recent_runs(make_window, setting
     assert second.dataset_tab.selected == "fashion-mnist"
     assert settings.geometry is not None and second.height() == 700  # (width: the offscreen screen clamps it)
     assert settings.recent_runs[0] == str(tiny_runs["cgan-mlp"].resolve())
+    second.recent_menu.aboutToShow.emit()  # filled as it opens
     assert [a.toolTip() for a in second.recent_menu.actions()] == [str(tiny_runs["cgan-mlp"].resolve())]
 
 

@@ -101,6 +101,7 @@ def test_open_recent_names_each_run_once_with_family_step_and_date(qtbot, window
     window.open_run(run.name)  # relative
     window.open_run(run)  # absolute: the same run
     window.open_run(tiny_runs["vae-2d"])
+    window.recent_menu.aboutToShow.emit()  # filled as it opens
     labels = [a.text() for a in window.recent_menu.actions()]
     assert len(labels) == 2 and labels[1].startswith("cgan-mlp · cgan · step 20 / 20 · 20")
     assert labels[0].startswith("vae-2d · vae · step 60 / 60")

@@ -48,14 +48,16 @@ LOSS_LABELS = {
     "gp": "gradient penalty: (||∇D(x̂)|| - 1)²",
 }
 
-# Named parameter groups to freeze when fine-tuning (train.freeze), in the dcgan
-# architecture's names ("discriminator features" also fits mlp). None holds a
-# class-dependent tensor, so they still apply when the new data has another class count.
+# Named parameter groups to freeze when fine-tuning (train.freeze), by architecture: the
+# dcgan names first, then the mlp ones ("discriminator features" fits both). A group of
+# the other architecture is refused at the start, naming the parameters there are. None
+# holds a class-dependent tensor, so they still apply when the new data has another class count.
 FREEZE_PRESETS = {
     "generator's first block": ("generator.fc",),  # z (+ label embedding) -> the first feature map
     "discriminator features": ("discriminator.features",),  # all of D but its logit and class projection
     # FreezeD (Mo et al. 2020): D's lower layers fixed, its upper layers adapt.
     "discriminator's convolutions (FreezeD)": ("discriminator.features.0", "discriminator.features.2"),
+    "MLP discriminator's first two layers (FreezeD)": ("discriminator.features.1", "discriminator.features.3"),
 }
 
 

@@ -56,12 +56,12 @@ def _train(**values) -> TrainConfig:
     # learn faster here (held-out bits/dim at equal CPU time: batch 32 1.20, 16 1.19, 8 1.16).
     # A sample grid is a raster pass (80 images: ~9 s on one thread, twice that guided), so
     # grids come every ~4 minutes rather than every few seconds.
-    return TrainConfig(**{"batch_size": 8, "lr": 3e-3, "beta1": 0.9, "beta2": 0.999, "steps": 6500,
+    return TrainConfig(**{"batch_size": 8, "lr": 3e-3, "beta1": 0.9, "beta2": 0.999, "steps": 7000, "ema": 0.999,
                           "sample_every": 2000, "checkpoint_every": 2000, **values})
 
 
-# Steps: ~127 ms each on one thread of this 2-core CPU (less on two), so 6500 fit in 15 min
-# even without a gain from the second thread.
+# Steps: 111 ms each on this quiet 2-core CPU (6500 took 723 s in benchmarks/quality.py,
+# held-out 1.1004 bits/dim with the EMA, 1.1016 without), so 7000 take about 13 min.
 PRESETS_PIXELCNN = (
     Preset("pixelcnn", "Gated PixelCNN (32 channels, 8 gated layers up to dilation 4, masked 7x7 first "
            "layer), exact likelihood, about 1.1 bits/dim held out; about 12-15 min here",

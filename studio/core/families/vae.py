@@ -63,8 +63,9 @@ PRESETS_VAE = (
            Config(DataConfig(), VAEConfig("vae", "mlp", 2, 64), _train(steps=5000))),
 )
 PRESETS_CVAE = (
-    Preset("cvae", "A convolutional VAE with the one-hot label given to encoder and decoder; about 2.5 min here",
-           Config(DataConfig(), VAEConfig("cvae", "conv", 20, 32), _train(steps=3000))),
+    # 2200 steps: the 2-minute bar with room (20 steps/s here; 2420 steps read as the asked digit 92.8%).
+    Preset("cvae", "A convolutional VAE with the one-hot label given to encoder and decoder; about 2 min here",
+           Config(DataConfig(), VAEConfig("cvae", "conv", 20, 32), _train(steps=2200))),
     Preset("cvae-mlp", "The examples' MLP VAE with the one-hot label given to encoder and decoder; under a minute here",
            Config(DataConfig(), VAEConfig("cvae", "mlp", 20, 64), _train(steps=5000))),
 )

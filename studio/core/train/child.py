@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import signal
 import threading
 import time
@@ -46,6 +47,7 @@ class TrainJob:
     monitor_n: int = LIVE_N
     budget: float | None = MONITOR_BUDGET
     grid_seconds: float = 0.0  # > 0: a sample grid at least this often (SampleGrids.every_s)
+    nice: int = 0  # > 0: the child runs at this lower CPU priority (where the OS has one)
 
     def build(self):
         """The Trainer (in the child). Raises the user's errors of a bad run directory."""
@@ -106,6 +108,8 @@ def _listen(trainer, commands, over: threading.Event) -> None:
 def child_main(job: TrainJob, events, commands) -> None:
     """The child process: build the trainer, run it, send every event, then DONE."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
+    if job.nice > 0 and hasattr(os, "nice"):
+        os.nice(job.nice)
     from studio.core.errors import USER_ERRORS
     from studio.core.train.trainer import apply_threads
 

@@ -123,6 +123,7 @@ class TrainTab(QWidget):
         self.tasks = tasks
         self.timeline = GridTimeline()
         self.total_steps = 0
+        self._x_extent: int | None = None  # the plots' x axes span 0.._x_extent
         self.batch_size = 1
         self.step = 0
         self.images_per_sec = 0.0
@@ -333,9 +334,9 @@ class TrainTab(QWidget):
         self._follow_latest = True
         self.loss_plot.clear()
         self.loss_plot.set_labels(with_heldout(loss_labels or {}))
-        self.loss_plot.set_x_extent(total_steps)
         self.metrics_panel.clear()
-        self.metrics_panel.set_x_extent(total_steps)
+        self._x_extent = None
+        self._set_x_extent(total_steps)
         self.timeline.clear()
         self.timeline_slider.setRange(0, 0)
         self.timeline_label.setText("no grids yet")
@@ -353,10 +354,18 @@ class TrainTab(QWidget):
         self.step = event.start_step
         resumed = f", resumed at step {event.start_step:,}" if event.start_step else ""
         self.run_label.setText(f"Run: {event.run_dir} · device: {event.device}{resumed}")
-        self.loss_plot.set_x_extent(event.total_steps)
-        self.metrics_panel.set_x_extent(event.total_steps)
+        self._set_x_extent(event.total_steps)
         self.eta.reset()
         self._progress_dirty = True
+
+    def _set_x_extent(self, total_steps: int) -> None:
+        """Every plot's x axis to 0..total_steps; only when it changes (each change
+        re-lays out and repaints every axis, the costliest paint at a run's start)."""
+        if total_steps == self._x_extent:
+            return
+        self._x_extent = total_steps
+        self.loss_plot.set_x_extent(total_steps)
+        self.metrics_panel.set_x_extent(total_steps)
 
     def on_steps(self, chunk: Any) -> None:
         self.loss_plot.append(chunk.steps, chunk.losses)
