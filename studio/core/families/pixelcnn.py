@@ -64,12 +64,12 @@ def _train(**values) -> TrainConfig:
 # held-out 1.1004 bits/dim with the EMA, 1.1016 without), so 7000 take about 13 min.
 PRESETS_PIXELCNN = (
     Preset("pixelcnn", "Gated PixelCNN (32 channels, 8 gated layers up to dilation 4, masked 7x7 first "
-           "layer), exact likelihood, about 1.1 bits/dim held out; about 12-15 min here",
+           "layer), exact likelihood, about 1.1 bits/dim held out; about 12-13 min here",
            Config(DataConfig(), PixelCNNConfig("pixelcnn"), _train())),
 )
 PRESETS_CPIXELCNN = (
     Preset("cpixelcnn", "Class-conditional Gated PixelCNN: a label embedding in every gate, class "
-           "guidance when sampling, one row per digit; about 12-15 min here",
+           "guidance when sampling, one row per digit; about 13-14 min here",
            Config(DataConfig(), PixelCNNConfig("cpixelcnn"), _train())),
 )
 
