@@ -10,7 +10,9 @@ Pairs, each run in this one process on the embedded mnist-5k digits:
                 scripts do it (TeaPearce/Conditional_Diffusion_MNIST and its kin):
                 torchvision MNIST + ToTensor + DataLoader(shuffle), t, noise and the
                 label-dropout mask drawn per batch, MSE on the noise, Adam, loss.item()
-each against the same model trained by studio's Trainer (the gan-mlp and vae-mlp presets);
+each against the same model trained by studio's Trainer (the gan-mlp and vae-mlp presets, in
+their own train.precision: gan-mlp's "auto" is bf16 autocast on a CPU with native bf16, and
+the line says so);
 the ddpm pair against the studio's DiffusionAlgorithm on whole-tensor batches
 (BatchSampler) with its EMA, as the Trainer runs it, without the Trainer.
 Runs alternate and the median of --repeats is kept, so a noisy machine hurts both sides.
@@ -196,6 +198,14 @@ def ddpm_precision() -> str:
     return "bf16 autocast" if use_bf16(preset("cddpm").model.precision, torch.device("cpu")) else "fp32"
 
 
+def trainer_precision(preset_name: str) -> str:
+    """How the preset's Trainer steps compute here (train.precision; "auto" is bf16 where native)."""
+    from studio.core.train.precision import resolve_precision
+
+    chosen = resolve_precision(preset(preset_name).train.precision, torch.device("cpu"))
+    return "bf16 autocast" if chosen == "bf16" else chosen
+
+
 def measure(pairs: dict, steps: int, repeats: int, root: Path, workdir: Path,
             ddpm_steps: int = 30) -> dict[str, tuple[float, float]]:
     """Pairs of (baseline, preset name for Trainer or a studio function of steps)."""
@@ -237,7 +247,8 @@ def main() -> None:
                     print(f"{name}: script loop {base:,.1f} img/s, studio algorithm {ours:,.1f} img/s "
                           f"({ddpm_precision()})")
                 else:
-                    print(f"{name}: tutorial loop {base:,.0f} img/s, studio Trainer {ours:,.0f} img/s")
+                    print(f"{name}: tutorial loop {base:,.0f} img/s (fp32), studio Trainer {ours:,.0f} img/s "
+                          f"({trainer_precision(pairs[name][1])})")
             if threads == default_threads:
                 final = results
         print()

@@ -26,7 +26,7 @@ __all__ = ["AugmentConfig", "Config", "ConfigError", "DataConfig", "TrainConfig"
 
 OPTIMIZERS = ("adam", "adamw")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "auto", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,10 @@ class TrainConfig:
                       lo=0.0, hi=0.99999, group="Optimisation")
     seed: int = spec(0, "Seed", "the same seed trains the same model", lo=0, hi=2**31 - 1, group="Run")
     device: str = spec("auto", "Device", "auto picks CUDA, then MPS, then the CPU", choices=DEVICES, group="Run")
-    precision: str = spec("fp32", "Precision", "bf16 or fp16: mixed precision (torch.autocast) on a CUDA device "
-                          "only, fp16 with loss scaling; fp32 everywhere else", choices=PRECISIONS, group="Run")
+    precision: str = spec("fp32", "Precision", "auto: bf16 autocast where the processor computes bf16 natively "
+                          "(a CPU with AVX512-BF16 or AMX, a CUDA GPU that has it), fp32 elsewhere; bf16 or fp16: "
+                          "mixed precision (torch.autocast) on a CUDA device only, fp16 with loss scaling",
+                          choices=PRECISIONS, group="Run")
     threads: int = spec(0, "CPU threads", "torch's CPU threads; 0 = automatic: measured during the run, so "
                         "it backs off when another program is busy (not bit-for-bit reproducible)",
                         lo=0, hi=256, group="Run")

@@ -1,4 +1,4 @@
-"""train.precision: refused where it is not measured (the CPU), and the fp16 path (autocast +
+"""train.precision: refused where it is not measured (bf16/fp16 on the CPU), auto, and the fp16 path (autocast +
 GradScaler through the algorithms' backward/step_optimizer) exercised on the CPU's autocast."""
 
 import pytest
@@ -26,7 +26,8 @@ def test_the_cli_refuses_it_in_one_line(tmp_path, tiny_config, capsys):
     assert main(["train", "--config", str(tmp_path / "bf16.toml"), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["latent-studio train: error: train.precision bf16 runs only on a CUDA device, and this run "
-                   "is on cpu: its effect on quality is not measured there; use fp32"]
+                   "is on cpu: its effect on quality is not measured there; use fp32, or auto (bf16 where this CPU "
+                   "computes it natively)"]
 
 
 def test_fp16_needs_an_algorithm_that_scales_its_losses():
@@ -71,3 +72,38 @@ def test_a_diffusion_config_has_one_precision_setting():
     with pytest.raises(ConfigError, match=r"train.precision = bf16.*model.precision"):
         preset("cddpm").with_overrides(train={"precision": "bf16"}).validate()
     assert preset("cddpm").validate().model.precision == "auto"
+
+
+def test_auto_is_bf16_only_where_the_processor_computes_it(monkeypatch):
+    from studio.core.train import precision
+
+    cpu = torch.device("cpu")
+    check_precision("auto", cpu, Algorithm)  # never refused: it falls back to fp32
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
+    assert precision.resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
+    assert precision.resolve_precision("auto", cpu) == "bf16"
+    assert precision.resolve_precision("fp32", cpu) == "fp32"
+
+
+def test_the_mlp_gan_presets_train_under_auto_bf16(tmp_path, tiny_config, monkeypatch):
+    """The MLP GAN presets ask for auto; where it means bf16 (forced here, so a CPU without
+    native bf16 runs the same path, emulated) the step runs under bf16 autocast, the
+    weights stay float32 and every loss is a finite float."""
+    from studio.core.presets import preset
+    from studio.core.train import precision
+
+    assert preset("gan-mlp").train.precision == preset("cgan-mlp").train.precision == "auto"
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
+    trainer = Trainer(tiny_config("cgan-mlp", steps=6, log_every=2), tmp_path / "run")
+    trainer.prepare()
+    assert trainer.precision_step.dtype is torch.bfloat16
+    seen: list[torch.dtype] = []
+    first = trainer.model.discriminator.features[1]  # D's first Linear (0 is the Flatten)
+    first.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    events = list(trainer.steps())
+    assert not [e for e in events if isinstance(e, ev.Failed)]
+    assert seen and all(d is torch.bfloat16 for d in seen)  # each step computed D's matmuls in bf16
+    losses = [e.losses for e in events if isinstance(e, ev.Step)]
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(v)) for v in losses[-1].values())
+    assert all(p.dtype is torch.float32 for p in trainer.model.parameters())

@@ -44,6 +44,7 @@ from studio.core.errors import SamplingCancelled  # noqa: F401 - raised here, im
 from studio.core.families.diffusion import DiffusionConfig, parse_multipliers
 from studio.core.models.base import GenerativeModel, SampleOption, seeded
 from studio.core.train.algorithm import Algorithm, make_optimizer
+from studio.core.train.precision import resolve_precision
 
 ShouldStop = Callable[[], bool] | None
 MAX_GUIDANCE = 20.0
@@ -500,16 +501,8 @@ class _eval_mode:
 # -- training ---------------------------------------------------------------------------------
 def use_bf16(precision: str, device: torch.device) -> bool:
     """Whether to train under bf16 autocast: asked for, or "auto" on hardware with native bf16
-    (a CPU with AVX512-BF16 or AMX, a CUDA GPU that has it). Elsewhere bf16 is emulated and
-    slower than fp32."""
-    if precision != "auto":
-        return precision == "bf16"
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        probes = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-        return any(probe is not None and probe() for probe in probes)
-    return False
+    (studio.core.train.precision.native_bf16)."""
+    return resolve_precision(precision, device) == "bf16"
 
 
 class DiffusionAlgorithm(Algorithm):

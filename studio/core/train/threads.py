@@ -10,10 +10,11 @@ treats the choice as a measurement:
   count) at each candidate thread count, starting with all cores; a window is WINDOW
   steps or WINDOW_S seconds, whichever ends first (at least MIN_WINDOW steps), so a
   setting that makes each step take a second is not kept for twenty of them;
-- it keeps the fastest and probes the others again later; a probe that is clearly
-  slower after a few steps (or one step three times slower) ends at once, and each
-  losing probe doubles the wait before the next one (up to ``MAX_WAIT_S``), so a bad
-  candidate costs a few slow steps an interval, not a whole window.
+- it keeps the fastest (a probe must beat it by 10%, so noise does not flip the choice)
+  and probes the others again later; a probe that is clearly slower after a few steps
+  (or one step three times slower) ends at once, and each losing probe doubles the wait
+  before the next one (up to ``MAX_WAIT_S``), so a bad candidate costs a few slow steps an
+  interval, not a whole window.
 
 Thread counts change how a CPU sums its floats, so an auto run is not reproducible bit
 for bit across runs; a fixed ``train.threads`` is.
@@ -39,6 +40,9 @@ MIN_WINDOW = 3  # a median of fewer steps is not a measurement
 EARLY = 2  # steps after which a clearly slower probe gives up
 GIVE_UP = 1.3  # "clearly slower": this much slower than the best's median
 GLARING = 3.0  # one probe step this much slower than the best's median ends the probe at once
+WIN_BY = 0.9  # a probe replaces the best only when this much faster: on a quiet 2-core VM one
+# thread is only 1.2-1.4x slower than two and step times drift by 30% within a minute, so a
+# probe timed in a fast spell must not take over from a best timed in a slow one
 FIRST_WAIT_S = 20.0  # before the first re-probe of a loser
 MAX_WAIT_S = 300.0
 
@@ -104,7 +108,7 @@ class ThreadTuner(Callback):
             for t in self.options:  # the machine got busier: every other choice is worth a new look
                 self.next_probe[t], self.wait_s[t] = now, FIRST_WAIT_S
         self.medians[self.current] = median
-        if self.current != self.best and self.medians[self.current] < self.medians.get(self.best, float("inf")):
+        if self.current != self.best and self.medians[self.current] < WIN_BY * self.medians.get(self.best, float("inf")):
             self._lose(self.best, now)
             self.best = self.current
         elif self.current != self.best:
