@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import random
 from types import SimpleNamespace
+
+import pytest
 
 from studio.core.train.callbacks import StepInfo
 from studio.core.train.threads import ThreadTuner
@@ -46,6 +50,38 @@ def test_quiet_machine_keeps_all_cores_at_little_cost():
     spent = run(tuner, machine, 5000)
     assert tuner.best == 2
     assert spent <= 1.05 * 5000 * 0.03  # the probes of one thread cost under 5%
+
+
+class Drifting(Machine):
+    """benchmarks/contention.py's quiet VM: one thread only 1.25x slower than two, step times
+    swinging +-25% over about 40 s, with +-15% jitter on each step."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.rng = random.Random(seed)
+
+    def step_time(self) -> float:
+        base = {2: 0.050, 1: 0.0625}[self.threads]
+        return base * (1 + 0.25 * math.sin(self.now / 6.4)) * self.rng.uniform(0.85, 1.15)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_drifting_quiet_machine_costs_auto_under_one_percent(seed):
+    """Close candidates and a drifting clock: probes end within a few steps, the drift does
+    not pass for new load, and a probe timed in a fast spell does not take over."""
+    machine, alone = Drifting(seed), Drifting(seed)
+    tuner = make(machine)
+    steps = 0
+    while machine.now < 30.0:
+        steps += 1
+        machine.now += machine.step_time()
+        tuner.on_step(None, StepInfo(steps, {}, False))
+    alone.threads, steps_alone = 2, 0
+    while alone.now < 30.0:
+        steps_alone += 1
+        alone.now += alone.step_time()
+    assert tuner.best == 2
+    assert steps >= 0.99 * steps_alone
 
 
 def test_busy_machine_backs_off_and_returns_when_it_is_quiet_again():

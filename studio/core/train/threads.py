@@ -38,7 +38,9 @@ WINDOW = 20  # steps timed per candidate ...
 WINDOW_S = 3.0  # ... or this many seconds of them
 MIN_WINDOW = 3  # a median of fewer steps is not a measurement
 EARLY = 2  # steps after which a clearly slower probe gives up
-GIVE_UP = 1.3  # "clearly slower": this much slower than the best's median
+GIVE_UP = 1.15  # "clearly slower": a probe this much slower than the best's median ends (it must win by WIN_BY)
+BUSIER = 1.5  # the best's own steps this much slower than before: the load changed, probe again (the
+# drift of a quiet VM stays under it; a CPU hog makes two threads 3-10x slower)
 GLARING = 3.0  # one probe step this much slower than the best's median ends the probe at once
 WIN_BY = 0.9  # a probe replaces the best only when this much faster: on a quiet 2-core VM one
 # thread is only 1.2-1.4x slower than two and step times drift by 30% within a minute, so a
@@ -104,7 +106,7 @@ class ThreadTuner(Callback):
         if n < WINDOW and (n < MIN_WINDOW or sum(self._times) < WINDOW_S):
             return None
         median = statistics.median(self._times)
-        if self.current == self.best and median > GIVE_UP * self.medians.get(self.best, float("inf")):
+        if self.current == self.best and median > BUSIER * self.medians.get(self.best, float("inf")):
             for t in self.options:  # the machine got busier: every other choice is worth a new look
                 self.next_probe[t], self.wait_s[t] = now, FIRST_WAIT_S
         self.medians[self.current] = median
