@@ -21,7 +21,8 @@ Diagnostics (environment variables): ``LAG_TRACE=25`` samples the main thread's 
 stack while a tick is overdue and lists, for the worst lags over 25 ms, what it was doing
 and how much of the lag it spent on a CPU (little CPU in a long lag: the main thread was
 waiting for a core, i.e. other processes' load); ``LAG_PROFILE=tottime`` prints a cProfile
-of the main thread for each GUI round.
+of the main thread for each GUI round; ``LAG_EVENTS=10`` lists the Qt events whose delivery
+took over 10 ms (type, receiver, seconds into the round).
 """
 
 from __future__ import annotations
@@ -46,6 +47,31 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 TICK_MS = 10
 TRACE = float(os.environ.get("LAG_TRACE", "0") or 0)  # > 0: report what the main thread did in lags over this (ms)
+SLOW_EVENT = float(os.environ.get("LAG_EVENTS", "0") or 0)  # > 0: list events delivered slower than this (ms)
+
+
+class TimedApplication(QApplication):
+    """LAG_EVENTS=MS: times every event's delivery on the main thread (nested ones too)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(argv)
+        self.t0 = time.perf_counter()
+        self.slow: list[tuple[float, float, str, str]] = []  # (s into the round, ms, event, receiver)
+
+    def notify(self, receiver, event) -> bool:
+        start = time.perf_counter()
+        kind = event.type()  # read before delivery: the event may be gone after it
+        try:
+            return super().notify(receiver, event)
+        finally:
+            ms = (time.perf_counter() - start) * 1000
+            if ms > SLOW_EVENT:
+                self.slow.append((start - self.t0, ms, kind.name, type(receiver).__name__))
+
+    def report(self) -> None:
+        print(f"events delivered in over {SLOW_EVENT:.0f} ms: {len(self.slow)}; the slowest:")
+        for t, ms, kind, receiver in sorted(self.slow, key=lambda e: -e[1])[:15]:
+            print(f"  {ms:6.1f} ms at {t:6.2f} s: {kind} to {receiver}")
 
 
 class LagTracer:
@@ -181,6 +207,8 @@ def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[fl
 
         profile = cProfile.Profile()
     cpu, wall, process_cpu = time.thread_time(), time.perf_counter(), time.process_time()
+    if isinstance(app, TimedApplication):
+        app.t0 = wall
     probe.start()
     if profile is not None:
         profile.enable()
@@ -262,7 +290,7 @@ def main() -> int:
         print(run_cli(bench_config(args.cli_child), args.root / "cli-runs"))
         return 0
 
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or (TimedApplication([]) if SLOW_EVENT > 0 else QApplication([]))
     from studio.ui.main_window import MainWindow
     from studio.ui.settings import Settings
 
@@ -303,6 +331,8 @@ def main() -> int:
               f"{statistics.median(b[1] for b in busy):.1%} (medians of the rounds; 100% = one core)")
         if probe.tracer is not None:
             probe.tracer.report()
+        if isinstance(app, TimedApplication):
+            app.report()
         explorer_ms(app, window, window.current_run)
         t = time.perf_counter()
         window.close()
