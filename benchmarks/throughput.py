@@ -191,18 +191,12 @@ def studio_ddpm(steps: int) -> float:
     return steps * config.train.batch_size / elapsed
 
 
-def ddpm_precision() -> str:
-    """How the studio's step computes on this machine (model.precision "auto" decides)."""
-    from studio.core.models.diffusion import use_bf16
-
-    return "bf16 autocast" if use_bf16(preset("cddpm").model.precision, torch.device("cpu")) else "fp32"
-
-
-def trainer_precision(preset_name: str) -> str:
-    """How the preset's Trainer steps compute here (train.precision; "auto" is bf16 where native)."""
+def precision_label(precision: str) -> str:
+    """How a step set to ``precision`` (a preset's train.precision, or the diffusion family's
+    model.precision) computes on this machine: "auto" is bf16 where the CPU has it natively."""
     from studio.core.train.precision import resolve_precision
 
-    chosen = resolve_precision(preset(preset_name).train.precision, torch.device("cpu"))
+    chosen = resolve_precision(precision, torch.device("cpu"))
     return "bf16 autocast" if chosen == "bf16" else chosen
 
 
@@ -245,10 +239,10 @@ def main() -> None:
             for name, (base, ours) in results.items():
                 if name == "ddpm":
                     print(f"{name}: script loop {base:,.1f} img/s, studio algorithm {ours:,.1f} img/s "
-                          f"({ddpm_precision()})")
+                          f"({precision_label(preset('cddpm').model.precision)})")
                 else:
                     print(f"{name}: tutorial loop {base:,.0f} img/s (fp32), studio Trainer {ours:,.0f} img/s "
-                          f"({trainer_precision(pairs[name][1])})")
+                          f"({precision_label(preset(pairs[name][1]).train.precision)})")
             if threads == default_threads:
                 final = results
         print()

@@ -499,12 +499,6 @@ class _eval_mode:
 
 
 # -- training ---------------------------------------------------------------------------------
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to train under bf16 autocast: asked for, or "auto" on hardware with native bf16
-    (studio.core.train.precision.native_bf16)."""
-    return resolve_precision(precision, device) == "bf16"
-
-
 class DiffusionAlgorithm(Algorithm):
     """L_simple (Ho et al. eq. 14, Algorithm 1) on ε or v, with label dropout for
     classifier-free guidance (Ho & Salimans Algorithm 1): t, the noise and the dropped
@@ -520,7 +514,7 @@ class DiffusionAlgorithm(Algorithm):
         self.p_drop = config.model.label_dropout if model.conditional else 0.0
         self.optimizers = {"unet": make_optimizer(model.unet.parameters(), config, config.train.lr)}
         self.unet: nn.Module = model.unet  # a DDP wrapper when distributed
-        self.bf16 = use_bf16(config.model.precision, generator.device)
+        self.bf16 = resolve_precision(config.model.precision, generator.device) == "bf16"  # auto: where native
         self._last_bands: torch.Tensor | None = None
 
     def distribute(self, wrap) -> None:
