@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QTab
 from studio.core.config import Config, ConfigError, DataConfig
 from studio.core.train.runinfo import summarize
 from studio.ui.dialogs import show_about, show_error
+from studio.ui.gui_thread_gc import collect_on_the_gui_thread
 from studio.ui.run_follower import RunFollower
 from studio.ui.run_watching import RunWatching
 from studio.ui.settings import Settings
@@ -72,6 +73,7 @@ class MainWindow(RunWatching, QMainWindow):
         show_dialogs: bool = True,
     ):
         super().__init__()
+        collect_on_the_gui_thread()  # before any worker thread starts (see gui_thread_gc)
         self.setWindowTitle("Latent Studio")
         self.settings = settings or Settings()
         self.runs_root = Path(runs_root)
@@ -622,8 +624,10 @@ class MainWindow(RunWatching, QMainWindow):
             log.error("the training thread did not stop within 30 s")
         if not self.search_tab.shutdown(timeout_ms=30_000):
             log.error("the search thread did not stop within 30 s")
-        self.renderer.shutdown()
-        self.tasks.shutdown()
+        if not self.renderer.shutdown():
+            log.error("the explorer's render thread did not stop within 5 s")
+        if not self.tasks.shutdown():
+            log.error("a background task did not stop within 30 s")
         self.settings.last_dataset = self.dataset_tab.selected
         self.settings.geometry = self.saveGeometry()
         self.settings.sync()

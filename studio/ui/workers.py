@@ -526,8 +526,9 @@ class RenderController(QObject):
             return True
         self._worker.stop()
         ended = self._thread.wait(timeout_ms)
-        self._worker = None
-        self._thread = None
+        if ended:  # a QThread destroyed while it runs aborts the process (qFatal)
+            self._worker = None
+            self._thread = None
         return ended
 
 
@@ -630,10 +631,13 @@ class TaskRunner(QObject):
         """Cancel what can be cancelled and wait (an import of torch cannot be)."""
         self._closed = True
         self.cancel_all()
-        ended = all(thread.wait(timeout_ms) for _worker, thread in list(self._tasks.values()))
-        for relay in list(self._tasks):
-            relay.deleteLater()
-        self._tasks.clear()
+        ended = True
+        for relay, (_worker, thread) in list(self._tasks.items()):
+            if thread.wait(timeout_ms):  # one still running is kept: destroying it would abort
+                self._tasks.pop(relay)
+                relay.deleteLater()
+            else:
+                ended = False
         return ended
 
     def _forget(self, relay: _Relay) -> None:

@@ -4,11 +4,12 @@ a thread running."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QtMsgType, qInstallMessageHandler
 from ui_helpers import TINY
 
 from studio.ui.settings import Settings
@@ -16,9 +17,43 @@ from studio.ui.workers import running_threads
 
 
 @pytest.fixture(scope="session", autouse=True)
+def garbage_collected_on_the_gui_thread(qapp):
+    """As in the app (MainWindow does the same): from the first widget test on, not only
+    from the first window's."""
+    from studio.ui.gui_thread_gc import collect_on_the_gui_thread
+
+    collect_on_the_gui_thread()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def evaluator_ready(cheap_evaluator):
     """Every window test finds the cheap evaluator cached, since live metrics are on by default."""
     return cheap_evaluator
+
+
+@pytest.fixture(autouse=True)
+def fatal_qt_messages_are_printed(pytestconfig):
+    """Qt's fatal and critical messages (all, with STUDIO_TEST_QT_LOG=1) reach the terminal
+    at once, then pytest-qt's capture.
+
+    A qFatal aborts the process and pytest-qt's handler only records messages, so without
+    this an abort would print nothing but the faulthandler's stacks. They go where those
+    go: pytest's own copy of the terminal's stderr, taken before it captured fd 2.
+    """
+    from _pytest.faulthandler import fault_handler_stderr_fd_key
+
+    fd = pytestconfig.stash.get(fault_handler_stderr_fd_key, 2)
+    previous = None
+
+    def handler(kind, context, message):
+        if kind in (QtMsgType.QtFatalMsg, QtMsgType.QtCriticalMsg) or os.environ.get("STUDIO_TEST_QT_LOG"):
+            os.write(fd, f"\nQt {kind.name}: {message} ({context.file}:{context.line})\n".encode())
+        if previous is not None:
+            previous(kind, context, message)
+
+    previous = qInstallMessageHandler(handler)
+    yield
+    qInstallMessageHandler(previous)
 
 
 @pytest.fixture(autouse=True)

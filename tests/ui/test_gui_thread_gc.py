@@ -1,0 +1,37 @@
+"""Cyclic garbage holding Qt widgets is collected on the GUI thread, never a worker's."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+from PySide6.QtWidgets import QMenu
+
+
+class Holder:
+    """A widget caught in a reference cycle, as a closed dialog's wrapper often is."""
+
+    def __init__(self) -> None:
+        self.menu = QMenu()
+        self.menu.addAction("an action")
+        self.me = self
+
+
+def test_a_worker_that_allocates_does_not_collect_the_windows_garbage(window, qtbot):
+    collected_on: list[str] = []
+    holder = Holder()
+    weakref.finalize(holder, lambda: collected_on.append(threading.current_thread().name))
+    del holder  # unreachable now: only a collection frees it
+
+    def allocate() -> None:  # far past every generation's threshold: automatic GC would run here
+        for _ in range(200):
+            junk = [[i] for i in range(5000)]
+            del junk
+
+    worker = threading.Thread(target=allocate, name="allocating-worker")
+    worker.start()
+    worker.join()
+    assert not gc.isenabled()
+    qtbot.waitUntil(lambda: bool(collected_on), timeout=10_000)
+    assert collected_on == [threading.main_thread().name]
