@@ -11,8 +11,8 @@ Pairs, each run in this one process on the embedded mnist-5k digits:
                 torchvision MNIST + ToTensor + DataLoader(shuffle), t, noise and the
                 label-dropout mask drawn per batch, MSE on the noise, Adam, loss.item()
 each against the same model trained by studio's Trainer (the gan-mlp and vae-mlp presets, in
-their own train.precision, fp32, which each line names: a preset set to "auto" would be bf16
-autocast on a CPU with native bf16);
+their own train.precision: gan-mlp's "auto" is bf16 autocast on a CPU with native bf16, and
+the line says so);
 the ddpm pair against the studio's DiffusionAlgorithm on whole-tensor batches
 (BatchSampler) with its EMA, as the Trainer runs it, without the Trainer.
 Runs alternate and the median of --repeats is kept, so a noisy machine hurts both sides.

@@ -86,14 +86,16 @@ def test_auto_is_bf16_only_where_the_processor_computes_it(monkeypatch):
     assert precision.resolve_precision("fp32", cpu) == "fp32"
 
 
-def test_an_auto_run_trains_under_bf16_where_it_is_native(tmp_path, tiny_config, monkeypatch):
-    """Where auto means bf16 (forced here, so a CPU without native bf16 runs the same path,
-    emulated) the step runs under bf16 autocast, the weights stay float32 and every loss
-    is a finite float."""
+def test_the_mlp_gan_presets_train_under_auto_bf16(tmp_path, tiny_config, monkeypatch):
+    """The MLP GAN presets ask for auto; where it means bf16 (forced here, so a CPU without
+    native bf16 runs the same path, emulated) the step runs under bf16 autocast, the
+    weights stay float32 and every loss is a finite float."""
+    from studio.core.presets import preset
     from studio.core.train import precision
 
+    assert preset("gan-mlp").train.precision == preset("cgan-mlp").train.precision == "auto"
     monkeypatch.setattr(precision, "native_bf16", lambda device: True)
-    trainer = Trainer(tiny_config("cgan-mlp", steps=6, log_every=2, precision="auto"), tmp_path / "run")
+    trainer = Trainer(tiny_config("cgan-mlp", steps=6, log_every=2), tmp_path / "run")
     trainer.prepare()
     assert trainer.precision_step.dtype is torch.bfloat16
     seen: list[torch.dtype] = []

@@ -69,7 +69,7 @@ PRESETS_GAN = (
     Preset("gan", "DCGAN with a spectral-norm discriminator and an EMA generator; about 2.5 min here",
            Config(DataConfig(), GANConfig("gan", "dcgan", 64, 32, spectral_norm=True), _train(steps=3000, ema=0.999))),
     Preset("gan-mlp", "The classic tutorial MLP GAN (G 100-256-512-1024-784, D 784-512-256-1); about 1.5 min here",
-           Config(DataConfig(), GANConfig("gan", "mlp", 100, 64), _train(steps=6000))),
+           Config(DataConfig(), GANConfig("gan", "mlp", 100, 64), _train(steps=6000, precision="auto"))),
     Preset("wgan-gp", "DCGAN critic with gradient penalty, 5 critic steps per G step: slow on a CPU, about 15 min here",
            Config(DataConfig(), GANConfig("gan", "dcgan", 64, 32, loss="wgan-gp", lr_d=1e-4, n_critic=5),
                   _train(steps=3000, lr=1e-4, beta1=0.0, beta2=0.9))),
@@ -78,9 +78,9 @@ PRESETS_CGAN = (
     # Without spectral norm, D wins early and each class collapses to one style.
     # 3000 steps read as the asked digit 94.4% of the time (quality.py, n=2000); 5000: see the README.
     Preset("cgan", "Conditional DCGAN, projection discriminator, EMA generator: one row per digit; about 4 min here",
-           Config(DataConfig(), GANConfig("cgan", "dcgan", 64, 32, spectral_norm=True), _train(steps=5000, ema=0.999))),
+           Config(DataConfig(), GANConfig("cgan", "dcgan", 64, 32, spectral_norm=True), _train(steps=5000, ema=0.999, precision="auto"))),
     Preset("cgan-mlp", "The tutorial MLP GAN with the label fed to both nets; about 1.5 min here",
-           Config(DataConfig(), GANConfig("cgan", "mlp", 100, 64), _train(steps=6000, ema=0.999))),
+           Config(DataConfig(), GANConfig("cgan", "mlp", 100, 64), _train(steps=6000, ema=0.999, precision="auto"))),
 )
 
 # Besides the learning rates (log-scale fields): the noise size and Adam's momentum, which

@@ -3,9 +3,9 @@
 - ``fp32`` (the default): the step as it is.
 - ``auto``: ``bf16`` where the processor computes bfloat16 natively (a CPU with AVX512-BF16
   or AMX, a CUDA GPU that has it), ``fp32`` elsewhere (emulated bf16 is slower than fp32).
-  Opt-in: on this project's AVX512-BF16 CPU the GAN presets' steps are about 1.3x faster
-  under it, with the same quality (README, quality table); the presets stay fp32 until a
-  heap-corruption abort seen once at interpreter exit with it on is understood.
+  The cgan, gan-mlp and cgan-mlp presets use it: on this project's AVX512-BF16 CPU their
+  steps are about 1.3x faster, and their quality was measured under it (README, quality
+  table).
 - ``bf16``: the step under ``torch.autocast(dtype=torch.bfloat16)``. bfloat16 has float32's
   exponent range, so gradients need no loss scaling.
 - ``fp16``: the step under ``torch.autocast(dtype=torch.float16)`` with a
