@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QTab
 from studio.core.config import Config, ConfigError, DataConfig
 from studio.core.train.runinfo import summarize
 from studio.ui.dialogs import show_about, show_error
-from studio.ui.gui_thread_gc import collect_on_the_gui_thread
+from studio.ui.gui_thread_gc import collect_on_the_gui_thread, freeze_the_loaded
 from studio.ui.run_follower import RunFollower
 from studio.ui.run_watching import RunWatching
 from studio.ui.settings import Settings
@@ -266,6 +266,7 @@ class MainWindow(RunWatching, QMainWindow):
         from studio.core.models import FAMILIES
 
         self.engine_ready = True
+        freeze_the_loaded("engine")  # torch and the engine are in: full collections skip them
         self.model_tab.set_families(FAMILIES)
         self.dataset_tab.engine_ready()
         self._update_start()
@@ -478,6 +479,7 @@ class MainWindow(RunWatching, QMainWindow):
             panel.set_reference(list(preview.class_names), np.asarray(preview.counts, dtype=np.float64))
 
     def _on_started(self, event: Any) -> None:
+        freeze_the_loaded("run")  # what the first start imported: full collections skip it
         pending, self._pending = self._pending, None
         if pending is not None:
             cfg = pending.cfg

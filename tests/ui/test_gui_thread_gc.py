@@ -35,3 +35,24 @@ def test_a_worker_that_allocates_does_not_collect_the_windows_garbage(window, qt
     assert not gc.isenabled()
     qtbot.waitUntil(lambda: bool(collected_on), timeout=10_000)
     assert collected_on == [threading.main_thread().name]
+
+
+class Node:
+    pass
+
+
+def test_a_full_collection_freezes_its_survivors_which_still_free_by_refcount(qapp):
+    from studio.ui.gui_thread_gc import collect_on_the_gui_thread
+
+    collector = collect_on_the_gui_thread()
+    survivor = Node()
+    garbage = Node()
+    garbage.me = garbage  # a cycle: only a collection frees it
+    freed = weakref.ref(garbage)
+    del garbage
+    collector.collect_all()
+    assert freed() is None  # collected, not frozen
+    assert not any(o is survivor for o in gc.get_objects(generation=2))  # frozen: the next full one skips it
+    alive = weakref.ref(survivor)
+    del survivor
+    assert alive() is None  # a frozen object still goes when its last reference does
