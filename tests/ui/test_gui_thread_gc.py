@@ -24,16 +24,22 @@ def test_a_worker_that_allocates_does_not_collect_the_windows_garbage(window, qt
     weakref.finalize(holder, lambda: collected_on.append(threading.current_thread().name))
     del holder  # unreachable now: only a collection frees it
 
-    def allocate() -> None:  # far past every generation's threshold: automatic GC would run here
-        for _ in range(200):
-            junk = [[i] for i in range(5000)]
+    def allocate() -> None:  # far past gen 0's threshold: automatic GC would collect here
+        for _ in range(20):
+            junk = [[i] for i in range(20_000)]
             del junk
 
     worker = threading.Thread(target=allocate, name="allocating-worker")
     worker.start()
     worker.join()
     assert not gc.isenabled()
-    qtbot.waitUntil(lambda: bool(collected_on), timeout=10_000)
+    ballast = []
+
+    def collected() -> bool:  # the window goes on allocating, past the threshold: its timer collects
+        ballast.append([[i] for i in range(1000)])
+        return bool(collected_on)
+
+    qtbot.waitUntil(collected, timeout=10_000)
     assert collected_on == [threading.main_thread().name]
 
 
