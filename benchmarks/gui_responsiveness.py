@@ -12,7 +12,7 @@ given for the medians and for the best run of each side (the least disturbed).
 Finally, the explorer: milliseconds per rendered frame for the MLP and DCGAN models
 (the model call alone, and slider-move to image-shown through the render thread).
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--steps 150] [--rounds 2]
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--steps 150] [--rounds 2] [--precision fp32]
 
 Targets: max lag < 50 ms, p99 lag < 16 ms, throughput ratio >= 0.95, explorer < 16 ms per
 frame. The last line states the three training figures against their targets.
@@ -120,11 +120,12 @@ class LagTracer:
                 print(f"      {n:3d}x {text}")
 
 
-def bench_config(steps: int):
+def bench_config(steps: int, precision: str | None = None):
     from studio.core.presets import DEFAULT_PRESET, PRESETS
 
     # The default model as it opens in the studio; samples and logs often, as a demo would.
-    return PRESETS[DEFAULT_PRESET].with_overrides(train={"steps": steps, "log_every": 1, "sample_every": 25})
+    train = {"steps": steps, "log_every": 1, "sample_every": 25} | ({"precision": precision} if precision else {})
+    return PRESETS[DEFAULT_PRESET].with_overrides(train=train)
 
 
 def steps_per_second(times: list[tuple[float, int]]) -> float:
@@ -133,10 +134,11 @@ def steps_per_second(times: list[tuple[float, int]]) -> float:
     return (s1 - s0) / max(t1 - t0, 1e-9)
 
 
-def run_cli_process(steps: int, root: Path) -> float:
+def run_cli_process(steps: int, root: Path, precision: str | None) -> float:
     """The CLI figure: the headless Trainer in a fresh process, as `latent-studio train` runs."""
     out = subprocess.run(
-        [sys.executable, __file__, "--cli-child", str(steps), "--root", str(root)],
+        [sys.executable, __file__, "--cli-child", str(steps), "--root", str(root),
+         *(["--precision", precision] if precision else [])],
         capture_output=True, text=True, check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
@@ -282,12 +284,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=150, help="training steps per run")
     parser.add_argument("--rounds", type=int, default=3, help="CLI+GUI pairs to run")
+    parser.add_argument("--precision", help="train.precision of both sides (default: the preset's)")
     parser.add_argument("--cli-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cli_child:  # the child process of run_cli_process
-        run_cli(bench_config(5), args.root / "warmup")
-        print(run_cli(bench_config(args.cli_child), args.root / "cli-runs"))
+        # No warm-up run first: the window's training child is a fresh process too, and a
+        # process's first run of bf16 steps is ~15% slower than its next (19.1 -> 23.4,
+        # 21.7 -> 25.1, 27.1 -> 31.2 steps/s here), which a warm CLI side counted against the GUI.
+        print(run_cli(bench_config(args.cli_child, args.precision), args.root / "cli-runs"))
         return 0
 
     app = QApplication.instance() or (TimedApplication([]) if SLOW_EVENT > 0 else QApplication([]))
@@ -306,16 +311,16 @@ def main() -> int:
         window.train_tab.metrics_panel.live.setChecked(False)
         while window.dataset_tab.preview is None:
             app.processEvents()
-        cfg = bench_config(args.steps)
+        cfg = bench_config(args.steps, args.precision)
         import torch
 
         print(f"config: the {cfg.model.family} preset ({cfg.model.arch}, width {cfg.model.width}, "
-              f"batch {cfg.train.batch_size}), {args.steps} steps per run, torch threads {torch.get_num_threads()}, "
+              f"batch {cfg.train.batch_size}, precision {cfg.train.precision}), {args.steps} steps per run, torch threads {torch.get_num_threads()}, "
               f"{os.cpu_count()} CPUs")
         probe = LagProbe()
         cli, gui, lags, busy = [], [], [], []
         for _ in range(args.rounds):
-            cli.append(run_cli_process(args.steps, root))
+            cli.append(run_cli_process(args.steps, root, args.precision))
             gui.append(run_gui(app, window, cfg, probe, busy))
             lags += probe.lags
         lag = np.array(lags)
