@@ -40,7 +40,8 @@ from studio.ui.tabs.explore import ExploreTab
 from studio.ui.tabs.model import ModelTab
 from studio.ui.tabs.search import SearchTab
 from studio.ui.tabs.train import TrainTab
-from studio.ui.workers import RenderController, TaskRunner, TrainController
+from studio.ui.tasks import TaskRunner
+from studio.ui.workers import RenderController, TrainController
 
 log = logging.getLogger(__name__)
 

@@ -71,7 +71,8 @@ def tiny_models(tmp_path_factory, tiny_runs):
 def explore(qtbot):
     """An Explore tab over its own render thread and task runner, stopped afterwards."""
     from studio.ui.tabs.explore import ExploreTab
-    from studio.ui.workers import RenderController, TaskRunner
+    from studio.ui.tasks import TaskRunner
+    from studio.ui.workers import RenderController
 
     renderer, tasks = RenderController(), TaskRunner()
     tab = ExploreTab(renderer, tasks)
