@@ -189,7 +189,27 @@ class LagProbe:
             self.tracer.tick(self.lags[-1])
 
 
-def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[float, float]]) -> float:
+def thread_wakeups() -> Counter:
+    """Voluntary context switches of this process's threads, by thread name (Linux; else empty).
+
+    Each is a wake-up after a wait, and on a 2-core machine each wake-up of the window's
+    threads takes a core from one of the child's two training threads for a moment.
+    """
+    counts: Counter = Counter()
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            name = (task / "comm").read_text().strip()
+            status = (task / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                counts[name] += int(line.split()[1])
+    return counts
+
+
+def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[float, float]],
+            wakeups: Counter) -> float:
     times: list[tuple[float, int]] = []
 
     def on_steps(chunk) -> None:
@@ -209,6 +229,7 @@ def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[fl
 
         profile = cProfile.Profile()
     cpu, wall, process_cpu = time.thread_time(), time.perf_counter(), time.process_time()
+    switches = thread_wakeups()
     if isinstance(app, TimedApplication):
         app.t0 = wall
     probe.start()
@@ -225,6 +246,8 @@ def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[fl
     probe.stop()
     cpu, wall, process_cpu = time.thread_time() - cpu, time.perf_counter() - wall, time.process_time() - process_cpu
     busy.append((cpu / wall, process_cpu / wall))
+    for name, n in (thread_wakeups() - switches).items():
+        wakeups[name] += n / wall
     times_done = list(times)
     times.clear()  # later rounds' chunks land in a list nobody reads
     if window.errors:
@@ -318,10 +341,10 @@ def main() -> int:
               f"batch {cfg.train.batch_size}, precision {cfg.train.precision}), {args.steps} steps per run, torch threads {torch.get_num_threads()}, "
               f"{os.cpu_count()} CPUs")
         probe = LagProbe()
-        cli, gui, lags, busy = [], [], [], []
+        cli, gui, lags, busy, wakeups = [], [], [], [], Counter()
         for _ in range(args.rounds):
             cli.append(run_cli_process(args.steps, root, args.precision))
-            gui.append(run_gui(app, window, cfg, probe, busy))
+            gui.append(run_gui(app, window, cfg, probe, busy, wakeups))
             lags += probe.lags
         lag = np.array(lags)
         print(f"event-loop lag while training ({len(lag)} ticks of {TICK_MS} ms): "
@@ -334,6 +357,10 @@ def main() -> int:
         print(f"the window's main thread was on a CPU {statistics.median(b[0] for b in busy):.1%} of the training "
               f"time, its whole process (all threads: the event reader, the renderer) "
               f"{statistics.median(b[1] for b in busy):.1%} (medians of the rounds; 100% = one core)")
+        if wakeups:
+            print("the window's threads woke (per second of training, mean of the rounds; the 10 ms lag probe is "
+                  "~100 of the main thread's): " + ", ".join(f"{name} {n / args.rounds:.0f}"
+                                                           for name, n in wakeups.most_common(6)))
         if probe.tracer is not None:
             probe.tracer.report()
         if isinstance(app, TimedApplication):
