@@ -189,25 +189,6 @@ class LagProbe:
             self.tracer.tick(self.lags[-1])
 
 
-def thread_wakeups() -> Counter:
-    """Voluntary context switches of this process's threads, by thread name (Linux; else empty).
-
-    Each is a wake-up after a wait, and on a 2-core machine each wake-up of the window's
-    threads takes a core from one of the child's two training threads for a moment.
-    """
-    counts: Counter = Counter()
-    for task in Path("/proc/self/task").glob("*"):
-        try:
-            name = (task / "comm").read_text().strip()
-            status = (task / "status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("voluntary_ctxt_switches:"):
-                counts[name] += int(line.split()[1])
-    return counts
-
-
 def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[float, float]],
             wakeups: Counter) -> float:
     times: list[tuple[float, int]] = []
@@ -228,6 +209,8 @@ def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[fl
         import cProfile
 
         profile = cProfile.Profile()
+    from studio.ui.painting import thread_wakeups
+
     cpu, wall, process_cpu = time.thread_time(), time.perf_counter(), time.process_time()
     switches = thread_wakeups()
     if isinstance(app, TimedApplication):

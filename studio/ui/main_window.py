@@ -32,6 +32,7 @@ from studio.core.config import Config, ConfigError, DataConfig
 from studio.core.train.runinfo import summarize
 from studio.ui.dialogs import show_about, show_error
 from studio.ui.gui_thread_gc import collect_on_the_gui_thread, freeze_the_loaded
+from studio.ui.painting import paint_on_the_gui_thread
 from studio.ui.run_follower import RunFollower
 from studio.ui.run_watching import RunWatching
 from studio.ui.settings import Settings
@@ -75,6 +76,7 @@ class MainWindow(RunWatching, QMainWindow):
     ):
         super().__init__()
         collect_on_the_gui_thread()  # before any worker thread starts (see gui_thread_gc)
+        paint_on_the_gui_thread()  # before the first paint (see painting)
         self.setWindowTitle("Latent Studio")
         self.settings = settings or Settings()
         self.runs_root = Path(runs_root)

@@ -19,10 +19,12 @@ from studio.ui.workers import running_threads
 @pytest.fixture(scope="session", autouse=True)
 def garbage_collected_on_the_gui_thread(qapp):
     """As in the app (MainWindow does the same): from the first widget test on, not only
-    from the first window's."""
+    from the first window's. Painting on the GUI thread alone, likewise."""
     from studio.ui.gui_thread_gc import collect_on_the_gui_thread
+    from studio.ui.painting import paint_on_the_gui_thread
 
     collect_on_the_gui_thread()
+    paint_on_the_gui_thread()
 
 
 @pytest.fixture(scope="session", autouse=True)
