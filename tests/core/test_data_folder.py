@@ -242,7 +242,7 @@ def test_relative_folder_is_read_as_absolute(
 
 def test_dataset_tab_shows_the_folder_decision(tmp_path: Path) -> None:
     pytest.importorskip("PySide6")
-    from studio.ui.tabs.dataset import build_preview, preview_text
+    from studio.ui.tabs.dataset_preview import build_preview, preview_text
 
     grey_folder(tmp_path / "a", 3)
     (tmp_path / "a" / "bad.png").write_bytes(b"<junk>")
