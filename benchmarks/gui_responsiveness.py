@@ -15,7 +15,9 @@ Finally, the explorer: milliseconds per rendered frame for the MLP and DCGAN mod
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--steps 150] [--rounds 2] [--precision fp32]
 
 Targets: max lag < 50 ms, p99 lag < 16 ms, throughput ratio >= 0.95, explorer < 16 ms per
-frame. The last line states the three training figures against their targets.
+frame. The last line states the three training figures against their targets. It also
+prints the window's CPU share and how often its threads woke while training (each wake-up
+takes a core from one of the child's training threads on a 2-core machine).
 
 Diagnostics (environment variables): ``LAG_TRACE=25`` samples the main thread's Python
 stack while a tick is overdue and lists, for the worst lags over 25 ms, what it was doing

@@ -529,7 +529,7 @@ class ExploreTab(PointControls, StripAndGrid, EncoderViews, MeasureBlock, QWidge
 
     def save_view(self, view: ImageView, path: str | Path) -> Path:
         from studio.core.explore.export import save_png
-        from studio.ui.tabs.train import export_scale
+        from studio.ui.tabs.train_export import export_scale
 
         image = view.image()
         if image is None:

@@ -1,5 +1,5 @@
 """Train tab: run controls, progress with ETA, loss curves, the live sample grid with a
-timeline through the run's past grids, exports, and the metrics panel (right).
+timeline through the run's past grids, exports (train_export.py), and the metrics panel (right).
 
 Controls: Train (a new run), Continue (shown when the opened run can resume), Pause,
 Resume, Step (one step while paused), Stop, Save checkpoint, and the learning rate,
@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -37,12 +35,12 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.eta import EtaEstimate
-from studio.ui.timeline import GridTimeline, read_png
-from studio.ui.widgets.image_view import ImageView, to_qimage
+from studio.ui.tabs.train_export import GridExports
+from studio.ui.timeline import GridTimeline
+from studio.ui.widgets.image_view import ImageView
 from studio.ui.widgets.loss_plot import LossPlot
 from studio.ui.widgets.metrics_panel import MetricsPanel
 
-EXPORT_MIN_SIDE = 600  # exports are scaled up (nearest) until the longer side reaches this
 PLOT_EVERY_S = 0.1  # curves redraw at most 10 times a second ...
 # Held-out figures drawn beside the training loss of the same units (a PixelCNN's "nll" is
 # bits/dim; a VAE's bound is in bits/dim held out but nats per image in training: not drawn).
@@ -56,35 +54,6 @@ def with_heldout(labels: dict[str, str]) -> dict[str, str]:
     return labels
 NOTICE_S = 3.0  # a one-off notice (checkpoint saved) stays this long before the ETA returns
 TEXT_EVERY_S = 0.25  # ... progress and ETA 4 times (each repaint of them costs the training thread)
-
-
-def export_scale(image: np.ndarray) -> int:
-    return max(1, min(8, math.ceil(EXPORT_MIN_SIDE / max(image.shape[:2]))))
-
-
-def labelled_grid(image: np.ndarray, labels: list[str], scale: int) -> QImage:
-    """The grid scaled up (nearest) with its row labels (class names) in a margin on the left."""
-    grid = to_qimage(image)
-    grid = grid.scaled(grid.width() * scale, grid.height() * scale, Qt.AspectRatioMode.IgnoreAspectRatio,
-                       Qt.TransformationMode.FastTransformation)
-    row_h = grid.height() / len(labels)
-    probe = QImage(1, 1, QImage.Format.Format_RGB888)
-    painter = QPainter(probe)
-    font = painter.font()
-    painter.end()
-    font.setPixelSize(max(10, min(28, int(row_h * 0.45))))
-    margin = max(QFontMetrics(font).horizontalAdvance(text) for text in labels) + font.pixelSize()
-    out = QImage(grid.width() + margin, grid.height(), QImage.Format.Format_RGB888)
-    out.fill(QColor("white"))
-    painter = QPainter(out)
-    painter.setFont(font)
-    painter.setPen(QColor("black"))
-    painter.drawImage(margin, 0, grid)
-    for i, text in enumerate(labels):
-        cell = QRectF(0, i * row_h, margin - font.pixelSize() / 2, row_h)
-        painter.drawText(cell, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
-    painter.end()
-    return out
 
 
 def parse_lr(text: str) -> float | None:
@@ -105,7 +74,7 @@ def format_eta(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-class TrainTab(QWidget):
+class TrainTab(GridExports, QWidget):
     startRequested = Signal()
     continueRequested = Signal()
     pauseRequested = Signal()
@@ -475,56 +444,3 @@ class TrainTab(QWidget):
     def _update_export_buttons(self) -> None:
         self.export_png_button.setEnabled(len(self.timeline) > 0)
         self.export_gif_button.setEnabled(len(self.timeline) > 1)
-
-    # -- exports -------------------------------------------------------------------------------
-    def export_png(self, path: str | Path) -> Path:
-        """The grid shown, scaled up, with its class names beside the rows when it has them."""
-        from studio.core.explore.export import save_png
-
-        image = self.grid_view.image()
-        if image is None:
-            raise ValueError("no sample grid to export yet")
-        labels = self.grid_view.row_labels()
-        if labels:
-            out = Path(path)
-            if not labelled_grid(image, labels, export_scale(image)).save(str(out), "PNG"):
-                raise OSError("cannot write the image")
-        else:
-            out = save_png(image, path, export_scale(image))
-        self.messageShown.emit(f"Saved {out}")
-        return out
-
-    def export_gif(self, path: str | Path, on_done: Any = None) -> None:
-        """Write the run's grids as an animated GIF on a worker thread."""
-        from studio.core.explore.export import save_gif
-
-        sources = [(f.grid, f.path) for f in self.timeline.frames]
-        if not sources:
-            raise ValueError("no sample grids to export yet")
-
-        def write(_progress: Any, _cancelled: Any) -> Path:
-            frames = [g if g is not None else read_png(p) for g, p in sources]
-            frames = [f for f in frames if f is not None]
-            return save_gif(frames, path, export_scale(frames[-1]))
-
-        def done(result: Path) -> None:
-            self.status.setText(f"Saved {result}")
-            self.messageShown.emit(f"Saved {result}")
-            if on_done is not None:
-                on_done(result)
-
-        self.tasks.run(write, on_result=done, on_error=self.errorOccurred.emit, name="export-gif")
-
-    def _export_png_dialog(self) -> None:
-        self._export_dialog("Export sample grid", "samples.png", "PNG image (*.png)", self.export_png)
-
-    def _export_gif_dialog(self) -> None:
-        self._export_dialog("Export training evolution", "evolution.gif", "GIF animation (*.gif)", self.export_gif)
-
-    def _export_dialog(self, title: str, default: str, kinds: str, export: Any) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, title, default, kinds)
-        if path:
-            try:
-                export(path)
-            except (OSError, ValueError) as exc:
-                self.errorOccurred.emit(f"{path}: {exc}")
