@@ -109,7 +109,7 @@ def examples_vae(root: Path, steps: int) -> float:
 
 # -- the conditional-MNIST DDPM scripts' loop, with the cddpm preset's UNet -----------------
 def conditional_ddpm_script(root: Path, steps: int) -> float:
-    from studio.core.models.diffusion import UNet
+    from studio.core.models.unet import UNet
 
     cfg, train = preset("cddpm").model, preset("cddpm").train
     n_T, drop_prob, null = cfg.timesteps, cfg.label_dropout, 10

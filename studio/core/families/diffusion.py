@@ -1,8 +1,8 @@
 """Diffusion families: a DDPM with a small UNet, unconditional (ddpm) and class-conditional
 with classifier-free guidance (cddpm).
 
-The implementation is studio.core.models.diffusion: the network (UNet) apart from the
-process (noise schedule, q_sample, the loss and the samplers).
+The implementation is studio.core.models.diffusion (the process: noise schedule,
+q_sample, the loss and the samplers) and studio.core.models.unet (the network).
 """
 
 from __future__ import annotations

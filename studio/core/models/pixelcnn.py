@@ -52,7 +52,8 @@ level is the inverse CDF of its (guided, tempered) softmax at its uniform, so tw
 samplers given the same seed agree pixel for pixel):
 
 - ``naive_sample``: one full forward pass per pixel (H*W passes): the reference.
-- ``PixelCNN.sample`` / ``complete`` / ``iter_sample``: for row i the vertical stack runs
+- ``PixelCNN.sample`` / ``complete`` / ``iter_sample`` (the run itself:
+  ``pixelcnn_raster.Raster``): for row i the vertical stack runs
   only on the rows its receptive field needs (``receptive_field`` + 1 rows), and for
   pixel (i, j) the horizontal stack only on the columns j - receptive_field .. j.
 - ``should_stop``: every long sampler polls it once per pixel and raises
@@ -64,43 +65,30 @@ The network has no dropout or batch norm, so train and eval mode compute the sam
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.core.errors import SamplingCancelled  # noqa: F401 - raised here, imported from here
+from studio.core.errors import SamplingCancelled  # noqa: F401 - its samplers raise it (pixelcnn_raster); imported from here
 from studio.core.families.pixelcnn import PixelCNNConfig
-from studio.core.models.base import GenerativeModel, SampleOption, seeded
+from studio.core.models.base import GenerativeModel, SampleOption
+from studio.core.models.pixelcnn_raster import (
+    LEVELS,
+    Raster,
+    SampleProgress,
+    StopFn,
+    from_symbols,
+    to_symbols,
+)
 from studio.core.train.algorithm import Algorithm, make_optimizer
 
-LEVELS = 256  # 8-bit grey levels
 GUIDANCE = SampleOption(2.0, 0.0, 10.0, "Guidance",
                         "class guidance w: logits (1 + w)·conditional − w·unconditional; 0 = the model itself")
 TEMPERATURE = SampleOption(1.0, 0.05, 2.0, "Temperature",
                            "divides the logits: below 1 sharper, steadier strokes; above 1 noisier")
-
-StopFn = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class SampleProgress:
-    """One step of ``iter_sample``: the images so far and how likely each chosen value was.
-
-    ``images``: (N, C, H, W) in [0, 1] on the CPU, pixels not yet sampled are 0.
-    ``probs``: (N, C, H, W) probability of each sampled value under the distribution it was
-    drawn from (tempered); NaN where nothing was sampled (not yet, or a known pixel).
-    ``row``/``col``: the pixel (or the row's last pixel) just done; ``done`` on the last.
-    """
-
-    row: int
-    col: int
-    images: torch.Tensor
-    probs: torch.Tensor
-    done: bool
 
 
 class GatedLayer(nn.Module):
@@ -350,7 +338,7 @@ class PixelCNN(GenerativeModel):
         GUIDANCE; None = its default. ``naive``: full forward passes (the reference sampler)."""
         options = {"temperature": temperature} if guidance is None else {"temperature": temperature,
                                                                          "guidance": guidance}
-        run = _Raster(self, images01, known_mask, labels, generator, self.check_options(options), n, naive)
+        run = Raster(self, images01, known_mask, labels, generator, self.check_options(options), n, naive)
         yield from run.steps(by, should_stop)
 
 
@@ -362,113 +350,6 @@ def naive_sample(model: PixelCNN, n: int, labels: torch.Tensor | int | None = No
     *_, last = model.iter_sample(None, None, model.labels_for(n, labels), generator, temperature,
                                  guidance=guidance, n=n, by="image", should_stop=should_stop, naive=True)
     return last.images
-
-
-def to_symbols(images01: torch.Tensor) -> torch.Tensor:
-    """[0, 1] images -> int64 8-bit grey levels."""
-    return images01.float().mul(LEVELS - 1).round().clamp(0, LEVELS - 1).long()
-
-
-def from_symbols(symbols: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """8-bit grey levels -> the network's input in [-1, 1] (level / 127.5 - 1, as batches are)."""
-    return symbols.to(dtype).div((LEVELS - 1) / 2).sub(1)
-
-
-class _Raster:
-    """One raster-order sampling run over a batch: the state the samplers share."""
-
-    def __init__(self, model: PixelCNN, images01: torch.Tensor | None, known_mask: torch.Tensor | None,
-                 labels: torch.Tensor | int | None, generator: torch.Generator | None, options: dict,
-                 n: int | None, naive: bool):
-        self.model = model
-        self.temperature = options["temperature"]
-        self.guidance = options.get("guidance", 0.0)
-        self.naive = naive
-        c, h, w = model.image_shape
-        if images01 is None:
-            if n is None:
-                raise ValueError("give the number of images n, or images to complete")
-            symbols = torch.zeros(n, c, h, w, dtype=torch.long)
-            known = torch.zeros(n, c, h, w, dtype=torch.bool)
-        else:
-            if known_mask is None:
-                raise ValueError("completing images needs known_mask: which of their pixels to keep")
-            symbols = to_symbols(images01.detach().cpu())
-            n = symbols.shape[0]
-            known = torch.as_tensor(known_mask).cpu().bool().expand(n, c, h, w).clone()
-            symbols = symbols.masked_fill(~known, 0)
-        gen = generator if generator is not None else seeded(None)
-        # Every pixel's uniform up front: the images do not depend on which sampler (or which
-        # pixels are known) consumes them. The draws happen on the CPU in float64 (MPS has
-        # no float64; a pixel's logits are small), only the network's input lives on its device.
-        self.uniforms = torch.rand(n, c, h, w, generator=gen, device=gen.device, dtype=torch.float64).cpu()
-        self.symbols = symbols
-        self.known = known
-        self.probs = torch.full((n, c, h, w), math.nan, dtype=torch.float64)
-        labels = model.labels_for(n, labels)
-        # Guidance runs the batch twice over, once with the labels and once with "no label".
-        self.copies = 2 if self.guidance > 0 else 1
-        if self.copies == 2:
-            labels = torch.cat([labels, torch.full_like(labels, model.null_label)])
-        self.x = from_symbols(symbols, model.dtype).to(model.device).repeat(self.copies, 1, 1, 1)
-        self.biases = model.class_biases(labels)
-        self.links: list[torch.Tensor] = []
-
-    def steps(self, by: str, should_stop: StopFn | None) -> Iterator[SampleProgress]:
-        if by not in ("pixel", "row", "image"):
-            raise ValueError(f"by must be pixel, row or image, got {by!r}")
-        _, _, h, w = self.x.shape
-        for i in range(h):
-            todo_row = not bool(self.known[:, :, i].all())
-            if todo_row and not self.naive:
-                self._row_links(i)
-            for j in range(w):
-                if should_stop is not None and should_stop():
-                    raise SamplingCancelled(f"sampling stopped at pixel ({i}, {j})")
-                if todo_row and not bool(self.known[:, :, i, j].all()):
-                    self._draw(i, j, self._logits(i, j))
-                last = i == h - 1 and j == w - 1
-                if by == "pixel" or (by == "row" and j == w - 1) or last:
-                    yield self._progress(i, j, last)
-
-    def _row_links(self, i: int) -> None:
-        """The vertical stack's links for row i, computed from the receptive field's rows only."""
-        start = max(0, i - self.model.receptive_field)
-        links = self.model.vertical_stack(self.x[:, :, start : i + 1], self.biases, row=start)
-        self.links = [link[:, :, -1:] for link in links]
-
-    def _logits(self, i: int, j: int) -> torch.Tensor:
-        """Logits (N, 256, C) of pixel (i, j) given everything before it (guided when asked)."""
-        if self.naive:
-            logits = self.model.horizontal_stack(self.x, self.model.vertical_stack(self.x, self.biases),
-                                                 self.biases)[..., i, j]
-        else:
-            start = max(0, j - self.model.receptive_field)
-            row = self.x[:, :, i : i + 1, start : j + 1]
-            links = [link[..., start : j + 1] for link in self.links]
-            logits = self.model.horizontal_stack(row, links, self.biases, row=i, col=start)[..., 0, -1]
-        logits = logits.cpu().double()
-        if self.copies == 1:
-            return logits
-        # Classifier-free guidance (Ho & Salimans 2022) on each pixel's conditional:
-        # log p_w(x_i | x_<i, y) ∝ (1 + w) log p(x_i | x_<i, y) − w log p(x_i | x_<i).
-        cond, uncond = logits.chunk(2)
-        return cond.log_softmax(1) * (1 + self.guidance) - uncond.log_softmax(1) * self.guidance
-
-    def _draw(self, i: int, j: int, logits: torch.Tensor) -> None:
-        """Inverse-CDF draw of each unknown value of pixel (i, j) at its pre-drawn uniform."""
-        probs = torch.softmax(logits / self.temperature, dim=1)  # (N, 256, C)
-        cdf = probs.cumsum(dim=1)
-        level = (cdf < self.uniforms[:, None, :, i, j]).sum(dim=1).clamp_(max=LEVELS - 1)  # (N, C)
-        chosen = probs.gather(1, level[:, None]).squeeze(1)
-        unknown = ~self.known[:, :, i, j]
-        self.symbols[:, :, i, j] = torch.where(unknown, level, self.symbols[:, :, i, j])
-        value = from_symbols(self.symbols[:, :, i, j], self.x.dtype).to(self.x.device)
-        self.x[:, :, i, j] = value.repeat(self.copies, 1)
-        self.probs[:, :, i, j] = torch.where(unknown, chosen, self.probs[:, :, i, j])
-
-    def _progress(self, i: int, j: int, done: bool) -> SampleProgress:
-        return SampleProgress(i, j, self.symbols.float().div(LEVELS - 1), self.probs.float(), done)
 
 
 class PixelCNNAlgorithm(Algorithm):
