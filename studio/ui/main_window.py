@@ -33,6 +33,7 @@ from studio.ui.dialogs import show_error
 from studio.ui.gui_thread_gc import collect_on_the_gui_thread, freeze_the_loaded
 from studio.ui.menus import WindowMenus
 from studio.ui.painting import paint_on_the_gui_thread
+from studio.ui.renderer import RenderController
 from studio.ui.run_follower import RunFollower
 from studio.ui.run_watching import RunWatching
 from studio.ui.settings import Settings
@@ -42,7 +43,7 @@ from studio.ui.tabs.model import ModelTab
 from studio.ui.tabs.search import SearchTab
 from studio.ui.tabs.train import TrainTab
 from studio.ui.tasks import TaskRunner
-from studio.ui.workers import RenderController, TrainController
+from studio.ui.workers import TrainController
 
 log = logging.getLogger(__name__)
 

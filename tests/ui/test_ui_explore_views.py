@@ -70,9 +70,9 @@ def tiny_models(tmp_path_factory, tiny_runs):
 @pytest.fixture
 def explore(qtbot):
     """An Explore tab over its own render thread and task runner, stopped afterwards."""
+    from studio.ui.renderer import RenderController
     from studio.ui.tabs.explore import ExploreTab
     from studio.ui.tasks import TaskRunner
-    from studio.ui.workers import RenderController
 
     renderer, tasks = RenderController(), TaskRunner()
     tab = ExploreTab(renderer, tasks)
@@ -207,7 +207,7 @@ def test_a_newer_request_stops_the_running_job(qtbot):
     """RenderWorker: should_stop turns true once the channel has a newer request."""
     from types import SimpleNamespace
 
-    from studio.ui.workers import RenderController
+    from studio.ui.renderer import RenderController
 
     renderer = RenderController()
     results, cancelled = [], []
