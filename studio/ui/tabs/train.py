@@ -41,7 +41,11 @@ from studio.ui.widgets.image_view import ImageView
 from studio.ui.widgets.loss_plot import LossPlot
 from studio.ui.widgets.metrics_panel import MetricsPanel
 
-PLOT_EVERY_S = 0.1  # curves redraw at most 10 times a second ...
+# Curves redraw at most 4 times a second: the loss plot was ~70% of the window's CPU while
+# training (~3 ms a redraw at 10 a second), and on a 2-core machine each such burst takes a
+# core from the training child (benchmarks/wakeup_cost.py). Progress and ETA as often.
+PLOT_EVERY_S = 0.25
+TEXT_EVERY_S = 0.25
 # Held-out figures drawn beside the training loss of the same units (a PixelCNN's "nll" is
 # bits/dim; a VAE's bound is in bits/dim held out but nats per image in training: not drawn).
 HELDOUT_CURVES = {"nll_bpd": "held-out nll"}
@@ -53,7 +57,6 @@ def with_heldout(labels: dict[str, str]) -> dict[str, str]:
         return {**labels, "held-out nll": "the same on held-out images, a few times a run (bits/dim)"}
     return labels
 NOTICE_S = 3.0  # a one-off notice (checkpoint saved) stays this long before the ETA returns
-TEXT_EVERY_S = 0.25  # ... progress and ETA 4 times (each repaint of them costs the training thread)
 
 
 def parse_lr(text: str) -> float | None:
@@ -404,7 +407,7 @@ class TrainTab(GridExports, QWidget):
 
     def refresh(self, force: bool = False) -> None:
         """Redraw from the latest data (the window's view timer calls this ~20 times a second;
-        the curves and the text redraw less often, see PLOT_EVERY_S and TEXT_EVERY_S)."""
+        the curves and the text redraw less often, see PLOT_EVERY_S)."""
         now = time.monotonic()
         if force or now - self._last_plot >= PLOT_EVERY_S:
             self._last_plot = now
