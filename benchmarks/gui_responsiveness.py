@@ -293,6 +293,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=150, help="training steps per run")
     parser.add_argument("--rounds", type=int, default=3, help="CLI+GUI pairs to run")
     parser.add_argument("--precision", help="train.precision of both sides (default: the preset's)")
+    parser.add_argument("--child-nice", type=int, help="the window's training child's niceness (default: the studio's)")
     parser.add_argument("--cli-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -317,6 +318,8 @@ def main() -> int:
         # Like for like with the CLI, which computes no live metrics; their own cost is
         # measured by benchmarks/monitor_cost.py.
         window.train_tab.metrics_panel.live.setChecked(False)
+        if args.child_nice is not None:
+            window.training.child_nice = args.child_nice
         while window.dataset_tab.preview is None:
             app.processEvents()
         cfg = bench_config(args.steps, args.precision)
@@ -324,6 +327,7 @@ def main() -> int:
 
         print(f"config: the {cfg.model.family} preset ({cfg.model.arch}, width {cfg.model.width}, "
               f"batch {cfg.train.batch_size}, precision {cfg.train.precision}), {args.steps} steps per run, torch threads {torch.get_num_threads()}, "
+              f"the window's child at nice {window.training.child_nice}, "
               f"{os.cpu_count()} CPUs")
         probe = LagProbe()
         cli, gui, lags, busy, wakeups = [], [], [], [], Counter()
