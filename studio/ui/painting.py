@@ -2,12 +2,13 @@
 
 Qt 6 splits a large fill (a plot's background, a scaled image) across a thread pool of
 its own, a thread per core. While a run trains in the child process on every core, each
-split wakes those pool threads, and each wake-up takes a core from one of the child's
-training threads for a moment, stalling the other one at its next barrier. In
-``benchmarks/gui_responsiveness.py`` a 300-step cgan run woke them ~800 times a second;
-a load of 1% of a core that wakes 100 times a second cost a 2-thread run ~7% of its
-speed here. Painting on the GUI thread alone costs it the same few milliseconds a
-redraw, and no wake-ups.
+split wakes those pool threads, which then wait for a core the training holds, and the
+GUI thread waits for them. In ``benchmarks/gui_responsiveness.py`` (a 300-step cgan run,
+4 rounds each, one after the other) they woke ~700 times a second; without them the
+worst event-loop lag went from 48.3 to 17.4 ms and GUI/CLI from 0.90x to 1.04x of the
+medians (later runs: 0.92-1.01x). ``benchmarks/wakeup_cost.py`` shows what a small
+bursty load costs a 2-thread run. Painting on the GUI thread alone costs it about the
+same few milliseconds a redraw.
 """
 
 from __future__ import annotations

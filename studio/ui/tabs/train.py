@@ -41,9 +41,10 @@ from studio.ui.widgets.image_view import ImageView
 from studio.ui.widgets.loss_plot import LossPlot
 from studio.ui.widgets.metrics_panel import MetricsPanel
 
-# Curves redraw at most 4 times a second: the loss plot was ~70% of the window's CPU while
-# training (~3 ms a redraw at 10 a second), and on a 2-core machine each such burst takes a
-# core from the training child (benchmarks/wakeup_cost.py). Progress and ETA as often.
+# Curves redraw at most 4 times a second: the loss plot was ~70% of the window's Python
+# time while training (~3 ms a redraw, 7-10 a second), and on a 2-core machine each such
+# burst takes a core from the training child (benchmarks/wakeup_cost.py). Progress and ETA
+# as often.
 PLOT_EVERY_S = 0.25
 TEXT_EVERY_S = 0.25
 # Held-out figures drawn beside the training loss of the same units (a PixelCNN's "nll" is
