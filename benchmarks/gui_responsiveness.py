@@ -351,10 +351,11 @@ def main() -> int:
               f"the window's child at nice {window.training.child_nice}, "
               f"{os.cpu_count()} CPUs")
         probe = LagProbe()
+        cli_probe = None if args.no_cli_probe else probe
         cli, gui, lags, cli_lags, busy, wakeups = [], [], [], [], [], Counter()
         for _ in range(args.rounds):
-            cli.append(run_cli_process(args.steps, root, args.precision, window, None if args.no_cli_probe else probe))
-            cli_lags += probe.lags if not args.no_cli_probe else []
+            cli.append(run_cli_process(args.steps, root, args.precision, window, cli_probe))
+            cli_lags += probe.lags if cli_probe else []
             gui.append(run_gui(app, window, cfg, probe, busy, wakeups))
             lags += probe.lags
         lag = np.array(lags)
@@ -365,7 +366,7 @@ def main() -> int:
               f"(per round: GUI {', '.join(f'{g:.1f}' for g in gui)}; CLI {', '.join(f'{c:.1f}' for c in cli)})")
         ratio, best = statistics.median(gui) / statistics.median(cli), max(gui) / max(cli)
         print(f"ratio GUI/CLI: {ratio:.3f} of the medians, {best:.3f} of the best runs  (target: >= 0.95)"
-              + ("" if args.no_cli_probe else "; the lag probe ticked beside both sides"))
+              + ("; the lag probe ticked beside both sides" if cli_probe else ""))
         if cli_lags:
             print(f"the same probe while the CLI side trained (the window idle): p99 {np.percentile(cli_lags, 99):.1f} ms, "
                   f"max {max(cli_lags):.1f} ms")

@@ -54,7 +54,6 @@ FRAME = (8, 40)  # room for a window manager's borders and title bar
 SCREEN_SHARE = 0.85  # of a large screen, the first time the window opens
 
 
-
 @dataclass
 class _PendingStart:
     """A run asked for and not started yet: what ``begin`` needs once it has."""
