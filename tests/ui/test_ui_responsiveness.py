@@ -48,3 +48,55 @@ def test_status_text_does_not_resize_the_plots(qtbot):
         tab.metrics_panel.status_label.setText(text)
         qtbot.wait(20)
         assert tab.loss_plot.plot.size() == size, text
+
+
+def test_a_new_run_of_the_same_losses_reuses_the_curves(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.append(np.arange(3), {"d": np.ones(3), "g": np.ones(3), "gp": np.ones(3)})
+    plot.refresh()
+    items = dict(plot._smooth)
+    plot.clear(keep=["d", "g", "gp", "loss"])  # the new run's loss names
+    assert plot._smooth == items and plot.point_count() == 0  # the same items, emptied
+    assert all(len(curve.getData()[0] or ()) == 0 for curve in plot._smooth.values())
+    plot.append(np.arange(2), {"d": np.zeros(2), "g": np.zeros(2)})  # this config logs no gp
+    assert set(plot.series) == {"d", "g"} and plot._smooth["d"] is items["d"]
+    assert [label.text for _, label in plot.legend.items] == ["d", "g"]
+    plot.clear(keep=["loss", "recon"])  # another family: nothing kept
+    plot.append(np.arange(2), {"loss": np.ones(2), "recon": np.ones(2)})
+    assert set(plot.series) == {"loss", "recon"} and len(set(plot._color.values())) == 2
+
+
+def test_a_progress_value_paints_with_the_window_not_at_once(qtbot):
+    """QProgressBar.setValue repaints at once, and with it every pending region of the
+    window (a dirty plot); the studio's bar leaves them to the next paint pass."""
+    from PySide6.QtWidgets import QProgressBar, QVBoxLayout, QWidget
+
+    from studio.ui.widgets.progress import ProgressBar
+
+    class Counting(QWidget):
+        paints = 0
+
+        def paintEvent(self, event) -> None:  # noqa: N802
+            self.paints += 1
+
+    def synchronous_paints(bar_type) -> int:
+        window, other, bar = QWidget(), Counting(), bar_type()
+        qtbot.addWidget(window)
+        layout = QVBoxLayout(window)
+        layout.addWidget(other)
+        layout.addWidget(bar)
+        window.resize(300, 200)
+        window.show()
+        qtbot.waitExposed(window)
+        qtbot.waitUntil(lambda: other.paints > 0)
+        before = other.paints
+        other.update()  # pending, as a plot is after new data
+        bar.setValue(50)
+        now = other.paints - before
+        qtbot.waitUntil(lambda: other.paints > before)  # painted in the next pass either way
+        assert bar.value() == 50
+        return now
+
+    assert synchronous_paints(QProgressBar) == 1  # Qt's bar: the pending paint happened inside setValue
+    assert synchronous_paints(ProgressBar) == 0

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -48,6 +47,7 @@ from studio.ui.tabs.dataset_preview import (
 )
 from studio.ui.widgets.class_bar import ClassBar
 from studio.ui.widgets.image_view import ImageView
+from studio.ui.widgets.progress import ProgressBar
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class DatasetTab(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.folder_button = QPushButton("Image folder…")
         self.root_button = QPushButton("Data folder…")
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setVisible(False)
         self.status = QLabel()

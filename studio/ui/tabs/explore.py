@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -61,6 +60,7 @@ from studio.ui.tabs.explore_panels import (
 )
 from studio.ui.tabs.explore_strip import GRID_SIDE, STRIP_PLACEHOLDER, StripAndGrid
 from studio.ui.widgets.image_view import ImageView
+from studio.ui.widgets.progress import ProgressBar
 
 
 def _scroll(widget: QWidget, min_width: int) -> QScrollArea:
@@ -209,7 +209,7 @@ class ExploreTab(PointControls, StripAndGrid, EncoderViews, MeasureBlock, QWidge
         return centre
 
     def _build_progress_row(self) -> QWidget:
-        self.progress_bar = QProgressBar()
+        self.progress_bar = ProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumWidth(160)

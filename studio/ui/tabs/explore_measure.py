@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -26,6 +25,8 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QVBoxLayout,
 )
+
+from studio.ui.widgets.progress import ProgressBar
 
 MEASURE_N = 1000  # samples of a "Measure" (the CLI's `eval` uses 5000: slower, steadier)
 
@@ -53,7 +54,7 @@ class MeasureBlock:
         self.measure_n.setValue(MEASURE_N)
         self.measure_n.setSuffix(" samples")
         self.measure_n.setToolTip("Samples of the model to score (more: slower, steadier figures)")
-        self.measure_progress = QProgressBar()
+        self.measure_progress = ProgressBar()
         self.measure_progress.setRange(0, 1000)
         self.measure_progress.setTextVisible(True)
         self.measure_progress.setVisible(False)

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -42,6 +41,7 @@ from PySide6.QtWidgets import (
 from studio.core import config as C
 from studio.core.presets import DEFAULT_PRESET, all_presets
 from studio.ui.search_worker import SearchController
+from studio.ui.widgets.progress import ProgressBar
 from studio.ui.widgets.search_plots import SearchPlots
 from studio.ui.widgets.space_form import SpaceForm
 
@@ -181,7 +181,7 @@ class SearchTab(QWidget):
     def _build_results(self) -> QWidget:
         self.status = QLabel("Choose a base config and a space, then Start.")
         self.status.setWordWrap(True)
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("")

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSlider,
     QSplitter,
@@ -40,6 +39,7 @@ from studio.ui.timeline import GridTimeline
 from studio.ui.widgets.image_view import ImageView
 from studio.ui.widgets.loss_plot import LossPlot
 from studio.ui.widgets.metrics_panel import MetricsPanel
+from studio.ui.widgets.progress import ProgressBar
 
 # Curves redraw at most 4 times a second: the loss plot was ~70% of the window's Python
 # time while training (~3 ms a redraw, 7-10 a second), and on a 2-core machine each such
@@ -141,7 +141,7 @@ class TrainTab(GridExports, QWidget):
         self.lr_button.clicked.connect(self._on_set_lr)
         self.lr_edit.returnPressed.connect(self._on_set_lr)
         self.lr_edit.textChanged.connect(lambda _t: self._update_lr_button())
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("")
@@ -305,7 +305,7 @@ class TrainTab(GridExports, QWidget):
         self.eta.reset()
         self.grid_updates = 0
         self._follow_latest = True
-        self.loss_plot.clear()
+        self.loss_plot.clear(keep=loss_labels or {})
         self.loss_plot.set_labels(with_heldout(loss_labels or {}))
         self.metrics_panel.clear()
         self._x_extent = None

@@ -15,6 +15,7 @@ new extreme. Zooming by hand hands the range to the user; the "A" button gives i
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
@@ -56,7 +57,9 @@ class LossPlot(QWidget):
         self.series: dict[str, Series] = {}
         self._raw: dict[str, pg.PlotDataItem] = {}
         self._smooth: dict[str, pg.PlotDataItem] = {}
+        self._color: dict[str, str] = {}
         self._dirty = False
+        self._kept: set[str] = set()  # curves kept by clear() that this run has not logged yet
         # Sparse series (a held-out figure a few times a run) are drawn as measured, with
         # points: an average over a handful of values would lag behind them.
         self.unsmoothed: set[str] = set()
@@ -96,6 +99,11 @@ class LossPlot(QWidget):
         return self.smoothing.value() / 100.0
 
     def append(self, steps: np.ndarray, losses: dict[str, np.ndarray]) -> None:
+        logged = set(losses) - self.unsmoothed  # every step logs the same losses
+        if self._kept and logged:
+            for name in self._kept - logged:
+                self._remove_curve(name)
+            self._kept = set()
         for name, values in losses.items():
             if name not in self.series:
                 self._add_curve(name)
@@ -116,16 +124,28 @@ class LossPlot(QWidget):
         else:
             item.enableAutoRange(x=True)
 
-    def clear(self) -> None:
-        for name in list(self.series):
-            self.legend.removeItem(self._smooth[name])
-            self.plot.removeItem(self._raw[name])
-            self.plot.removeItem(self._smooth[name])
-        self.series.clear()
-        self._raw.clear()
-        self._smooth.clear()
+    def clear(self, keep: Iterable[str] = ()) -> None:
+        """Empty the plot for a new run, keeping the curves named in ``keep`` (the new run's
+        loss names) as empty curves: adding a curve and its legend entry re-lays out the
+        plot, the costliest repaint of a run's start, so a run of the same family reuses
+        the last run's items. A kept curve the run turns out not to log (a loss only some
+        configs have) goes with its first steps."""
+        keep = set(keep) & set(self.series)
+        for name in [name for name in self.series if name not in keep]:
+            self._remove_curve(name)
+        for name in keep:
+            self.series[name].clear()
+            self._raw[name].setData([], [])
+            self._smooth[name].setData([], [])
+        self._kept = keep
         self._dirty = False
         self._y_range = None
+
+    def _remove_curve(self, name: str) -> None:
+        self.legend.removeItem(self._smooth[name])
+        self.plot.removeItem(self._raw[name])
+        self.plot.removeItem(self._smooth[name])
+        del self.series[name], self._raw[name], self._smooth[name], self._color[name]
 
     def point_count(self) -> int:
         return sum(s.n for s in self.series.values())
@@ -175,7 +195,9 @@ class LossPlot(QWidget):
             self._auto_y = False
 
     def _add_curve(self, name: str) -> None:
-        color = PALETTE[len(self.series) % len(PALETTE)]
+        used = set(self._color.values())  # a kept curve keeps its colour; a new one gets a free one
+        color = next((c for c in PALETTE if c not in used), PALETTE[len(self.series) % len(PALETTE)])
+        self._color[name] = color
         series = Series()
         series.weight = self.weight
         self.series[name] = series
