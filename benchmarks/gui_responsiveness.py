@@ -50,6 +50,7 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer  # n
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 TICK_MS = 10
+SPIKE_MS = 25  # ticks later than this are listed with the main thread's CPU time in them
 TRACE = float(os.environ.get("LAG_TRACE", "0") or 0)  # > 0: report what the main thread did in lags over this (ms)
 SLOW_EVENT = float(os.environ.get("LAG_EVENTS", "0") or 0)  # > 0: list events delivered slower than this (ms)
 
@@ -183,6 +184,7 @@ class LagProbe:
 
     def __init__(self) -> None:
         self.lags: list[float] = []
+        self.spikes: list[tuple[float, float, float]] = []  # (lag ms, the main thread's CPU ms in it, s into its round)
         self.tracer = LagTracer(TRACE) if TRACE > 0 else None
         self.clock = QElapsedTimer()
         self.timer = QTimer()
@@ -192,6 +194,8 @@ class LagProbe:
 
     def start(self) -> None:
         self.lags.clear()
+        self.spikes.clear()
+        self._cpu, self._began = time.thread_time(), time.perf_counter()
         if self.tracer is not None:
             self.tracer.beat = self.tracer.t0 = time.perf_counter()
             self.tracer.cpu = time.thread_time()
@@ -206,6 +210,10 @@ class LagProbe:
         elapsed = self.clock.nsecsElapsed() / 1e6
         self.clock.restart()
         self.lags.append(max(0.0, elapsed - TICK_MS))
+        cpu = time.thread_time()
+        if self.lags[-1] > SPIKE_MS:  # how much of it the main thread ran: little means it waited for a core
+            self.spikes.append((self.lags[-1], (cpu - self._cpu) * 1000, time.perf_counter() - self._began))
+        self._cpu = cpu
         if self.tracer is not None:
             self.tracer.tick(self.lags[-1])
 
@@ -352,12 +360,13 @@ def main() -> int:
               f"{os.cpu_count()} CPUs")
         probe = LagProbe()
         cli_probe = None if args.no_cli_probe else probe
-        cli, gui, lags, cli_lags, busy, wakeups = [], [], [], [], [], Counter()
+        cli, gui, lags, cli_lags, busy, wakeups, spikes = [], [], [], [], [], Counter(), []
         for _ in range(args.rounds):
             cli.append(run_cli_process(args.steps, root, args.precision, window, cli_probe))
             cli_lags += probe.lags if cli_probe else []
             gui.append(run_gui(app, window, cfg, probe, busy, wakeups))
             lags += probe.lags
+            spikes += [(lag, cpu, at, len(gui)) for lag, cpu, at in probe.spikes]
         lag = np.array(lags)
         print(f"event-loop lag while training ({len(lag)} ticks of {TICK_MS} ms): "
               f"p50 {np.percentile(lag, 50):.1f} ms, p99 {np.percentile(lag, 99):.1f} ms, max {lag.max():.1f} ms"
@@ -367,6 +376,10 @@ def main() -> int:
         ratio, best = statistics.median(gui) / statistics.median(cli), max(gui) / max(cli)
         print(f"ratio GUI/CLI: {ratio:.3f} of the medians, {best:.3f} of the best runs  (target: >= 0.95)"
               + ("; the lag probe ticked beside both sides" if cli_probe else ""))
+        if spikes:
+            print(f"ticks over {SPIKE_MS} ms late while the GUI trained: {len(spikes)}; the worst (how long the main "
+                  f"thread ran in it; the rest it waited for a core): " + "; ".join(
+                      f"{lag:.1f} ms, ran {cpu:.1f}, round {r} at {at:.1f} s" for lag, cpu, at, r in sorted(spikes, reverse=True)[:5]))
         if cli_lags:
             print(f"the same probe while the CLI side trained (the window idle): p99 {np.percentile(cli_lags, 99):.1f} ms, "
                   f"max {max(cli_lags):.1f} ms")

@@ -100,3 +100,26 @@ def test_a_progress_value_paints_with_the_window_not_at_once(qtbot):
 
     assert synchronous_paints(QProgressBar) == 1  # Qt's bar: the pending paint happened inside setValue
     assert synchronous_paints(ProgressBar) == 0
+
+
+def test_the_class_chart_stays_as_it_is_for_the_same_content(qtbot):
+    """Every run's start resets the metrics panel to the data's class shares over empty
+    bars: for a run like the last, nothing is rebuilt (each rebuild repaints the chart)."""
+    from studio.ui.widgets.metrics_panel import MetricsPanel
+
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    share = np.full(10, 100.0)
+    panel.set_reference([str(i) for i in range(10)], share)
+    panel.refresh()
+    bars, ref = panel.classes._bars, panel.classes._reference
+    bars.drawPicture()
+    ref.drawPicture()
+    drawn = bars.picture, ref.picture
+    panel.clear()  # the next run's start, on the same data
+    panel.set_reference([str(i) for i in range(10)], share)
+    panel.refresh()
+    assert (bars.picture, ref.picture) == drawn
+    panel.clear()  # another dataset: no reference, the bars go
+    panel.refresh()
+    assert len(panel.classes.values) == 0 and not ref.isVisible() and bars.picture is None

@@ -51,13 +51,18 @@ class ClassBar(QWidget):
         names: list[str] | None = None,
         highlight: np.ndarray | list[bool] | None = None,
     ) -> None:
-        """Bars for ``values``; ``highlight`` (a mask) paints some of them red."""
-        self.values = np.asarray(values, dtype=np.float64)
-        n = len(self.values)
+        """Bars for ``values``; ``highlight`` (a mask) paints some of them red. The same
+        bars again change nothing: a repaint of the chart costs ~5-10 ms, and every run's
+        start sets them."""
+        values = np.asarray(values, dtype=np.float64)
+        n = len(values)
         names = list(names) if names else [str(i) for i in range(n)]
-        self.names = names[:n] + [str(i) for i in range(len(names), n)]
+        names = names[:n] + [str(i) for i in range(len(names), n)]
         mask = np.zeros(n, dtype=bool) if highlight is None else np.asarray(highlight, dtype=bool)[:n]
-        self.highlighted = np.pad(mask, (0, n - len(mask)))
+        mask = np.pad(mask, (0, n - len(mask)))
+        if np.array_equal(values, self.values) and names == self.names and np.array_equal(mask, self.highlighted):
+            return
+        self.values, self.names, self.highlighted = values, names, mask
         x = np.arange(n)
         if self.highlighted.any():
             brushes = [pg.mkBrush(HIGHLIGHT if h else self.color) for h in self.highlighted]
@@ -73,7 +78,10 @@ class ClassBar(QWidget):
 
     def set_reference(self, reference: np.ndarray | list[float] | None) -> None:
         """Outlined bars behind the values (None: none), e.g. the data's class shares."""
-        self.reference = None if reference is None else np.asarray(reference, dtype=np.float64)
+        reference = None if reference is None else np.asarray(reference, dtype=np.float64)
+        if (reference is None) == (self.reference is None) and (reference is None or np.array_equal(reference, self.reference)):
+            return
+        self.reference = reference
         self._update_reference()
         self._update_range()
 

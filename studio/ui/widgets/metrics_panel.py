@@ -95,6 +95,8 @@ class MetricsPanel(QGroupBox):
         self._series: dict[str, tuple[list[int], list[float]]] = {}
         self._rows: dict[str, int] = {}
         self._dirty = False
+        self._curve_shown: tuple[str, int] | None = None  # (metric, points) the curve holds
+        self._title: str | None = None
 
         self.live = QCheckBox("Live metrics")
         self.live.setChecked(True)
@@ -217,17 +219,13 @@ class MetricsPanel(QGroupBox):
         self._rows.clear()
         self.table.setRowCount(0)
         self._fit_table()
-        self.curve.setData([], [])
-        self.floor_line.setVisible(False)
-        self.classes.set_values([])
-        self.classes.set_reference(None)
         self.banner.setVisible(False)
         self.cost_label.setText("")
         self.status_label.setText(
             "Live metrics (FID in evaluator features, class coverage, …) appear here while a model trains on a "
             "labelled dataset."
         )
-        self._dirty = False
+        self._dirty = True  # the curve and the bars empty with the next refresh, unless a reference comes first
 
     def set_x_extent(self, total_steps: int) -> None:
         item = self.plot.getPlotItem()
@@ -413,11 +411,16 @@ class MetricsPanel(QGroupBox):
         if self.history:  # torch is loaded by now
             info = _metric_defs().get(self.selected)
             label = info.label if info else label
-        self.plot.getPlotItem().setTitle(label, size="9pt")
+        if label != self._title:  # pyqtgraph re-lays out the plot on every setTitle
+            self._title = label
+            self.plot.getPlotItem().setTitle(label, size="9pt")
 
     def _update_curve(self) -> None:
         steps, values = self._series.get(self.selected, ([], []))
-        self.curve.setData(np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64))
+        shown = (self.selected, len(steps))  # a series only grows until clear(): its length tells
+        if shown != self._curve_shown:
+            self._curve_shown = shown
+            self.curve.setData(np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64))
         floor = self.floor.get(self.selected)
         if floor is not None and np.isfinite(floor):
             self.floor_line.setPos(floor)
@@ -433,10 +436,9 @@ class MetricsPanel(QGroupBox):
                 hist = np.asarray(event.class_histogram, dtype=np.float64)
                 break
         ref = self.data_share
-        if hist is None:
-            if ref is not None:
-                self.classes.set_values(np.zeros(len(ref)), self.class_names or None)
-                self.classes.set_reference(ref)
+        if hist is None:  # no check yet: the data's shares over empty bars, or nothing
+            self.classes.set_values(np.zeros(0 if ref is None else len(ref)), self.class_names or None)
+            self.classes.set_reference(ref)
             return
         if ref is not None and len(ref) != len(hist):
             ref = None
