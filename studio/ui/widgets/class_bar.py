@@ -79,7 +79,8 @@ class ClassBar(QWidget):
     def set_reference(self, reference: np.ndarray | list[float] | None) -> None:
         """Outlined bars behind the values (None: none), e.g. the data's class shares."""
         reference = None if reference is None else np.asarray(reference, dtype=np.float64)
-        if (reference is None) == (self.reference is None) and (reference is None or np.array_equal(reference, self.reference)):
+        same = reference is None if self.reference is None else reference is not None and np.array_equal(reference, self.reference)
+        if same:
             return
         self.reference = reference
         self._update_reference()

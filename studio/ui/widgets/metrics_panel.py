@@ -225,6 +225,8 @@ class MetricsPanel(QGroupBox):
             "Live metrics (FID in evaluator features, class coverage, …) appear here while a model trains on a "
             "labelled dataset."
         )
+        if self._curve_shown and self._curve_shown[1]:
+            self._curve_shown = None  # a new run's series of the same length is other data
         self._dirty = True  # the curve and the bars empty with the next refresh, unless a reference comes first
 
     def set_x_extent(self, total_steps: int) -> None:
