@@ -31,7 +31,7 @@ from studio.core.live_keys import MONITOR_BUDGET
 from studio.core.train.events import MonitorStatus
 
 LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
-STEP_FLUSH_S = 0.05  # Step events are batched: at most ~20 signals a second
+STEP_FLUSH_S = 0.05  # Step events are batched: at most ~20 signals a second (a child's: one per batch it sends)
 GRID_SECONDS = 10.0  # the window's runs show a fresh sample grid at least this often (within a budget)
 # The training child's niceness: when the window needs a core to paint, the scheduler gives
 # it one at once instead of after the child's time slice (the lag at a run's start was
@@ -92,6 +92,17 @@ class StepChunk:
     step: int  # the last step
 
 
+def event_groups(source: Any):
+    """The source's events in the groups they arrive in: each ``poll()`` of a child
+    (ChildTraining: a batch of steps is one group), else one group per event."""
+    if hasattr(source, "poll"):
+        while not source.done:
+            yield source.poll(0.1)
+    else:
+        for event in source.steps():
+            yield [event]
+
+
 def chunk_steps(events: list[Any]) -> StepChunk:
     names: list[str] = []
     for e in events:
@@ -102,7 +113,7 @@ def chunk_steps(events: list[Any]) -> StepChunk:
 
 
 class TrainWorker(QObject):
-    """Iterates ``source.steps()`` on the training thread and re-emits every event.
+    """Iterates the source's events (event_groups) on the training thread and re-emits each.
 
     ``source`` is a ChildTraining (the window's runs: the Trainer in a child process,
     studio.core.train.child) or anything with the Trainer's ``steps()``. The live
@@ -148,21 +159,22 @@ class TrainWorker(QObject):
         try:
             if not getattr(trainer, "has_live_metrics", False):
                 self.monitor.emit(MonitorStatus("off", "Live metrics are off (tick the box to compute them next run)."))
-            for event in trainer.steps():
-                if isinstance(event, ev.Step):
-                    pending.append(event)
-                    if time.perf_counter() - last_flush >= STEP_FLUSH_S:
-                        flush()
-                    continue
-                flush()
-                if isinstance(event, ev.Paused):
-                    self.paused.emit(event.step)
-                elif isinstance(event, ev.Resumed):
-                    self.resumed.emit(event.step)
-                elif isinstance(event, ev.Failed):
-                    self.failed.emit(event.message)
-                elif type(event) in routes:
-                    routes[type(event)].emit(event)
+            for group in event_groups(trainer):
+                for event in group:
+                    if isinstance(event, ev.Step):
+                        pending.append(event)
+                        continue
+                    flush()
+                    if isinstance(event, ev.Paused):
+                        self.paused.emit(event.step)
+                    elif isinstance(event, ev.Resumed):
+                        self.resumed.emit(event.step)
+                    elif isinstance(event, ev.Failed):
+                        self.failed.emit(event.message)
+                    elif type(event) in routes:
+                        routes[type(event)].emit(event)
+                if time.perf_counter() - last_flush >= STEP_FLUSH_S:
+                    flush()
         except BaseException as exc:  # noqa: BLE001 - a worker must never die silently
             flush()
             self.failed.emit(_message(exc))

@@ -30,7 +30,7 @@ def test_one_click_trains_with_live_curves_and_grids(qtbot, window):
     assert window.errors == []
     assert set(tab.loss_plot.series) == {"d", "g"}
     assert tab.loss_plot.series["g"].n == 20
-    tab.refresh(force=True)
+    tab.refresh()
     x, y = tab.loss_plot._smooth["g"].getData()
     assert len(x) == 20 and np.isfinite(y).all()
     assert tab.grid_updates == 4 and len(tab.timeline) == 4

@@ -5,9 +5,11 @@ out-of-memory kill or a ``kill -9`` of the child ends the training, not the wind
 and the training's threads do not compete with painting for the GIL. The child is
 started with the ``spawn`` method (a fresh interpreter: forking a process that holds Qt
 and torch threads is unsafe) and runs ``Trainer.steps()``; every event goes up the
-events pipe as it is yielded, and commands (pause, resume, one step, stop, save now, a
+events pipe, and commands (pause, resume, one step, stop, save now, a
 new learning rate) come down the commands pipe to a listener thread that calls the
-trainer's thread-safe methods.
+trainer's thread-safe methods. Step events go up in batches (a list of them, at most one
+every ``STEP_BATCH_S``): at 40 steps a second, one message per step woke the window's
+reader thread 40 times a second, and each wake-up takes a core from a training thread.
 
 The pipes carry our own events and commands between our own processes (pickled by
 multiprocessing); nothing a user hands us travels through them.
@@ -70,6 +72,7 @@ class TrainJob:
         return trainer
 
 
+STEP_BATCH_S = 0.1  # Step events are sent up together, at most one message this often
 LISTEN_POLL_S = 0.1  # how often the command listener looks whether the loop has ended
 
 
@@ -105,6 +108,30 @@ def _listen(trainer, commands, over: threading.Event) -> None:
             trainer.stop(save=bool(arg))
 
 
+def _forward(stream, send) -> None:
+    """Send every event of ``stream`` with ``send``; consecutive Step events as one list,
+    sent when STEP_BATCH_S has passed since the last message or before any other event
+    (so the order is kept, and a pause or a checkpoint shows the steps before it)."""
+    batch: list[ev.Step] = []
+    sent = time.perf_counter()
+    try:
+        for event in stream:
+            if isinstance(event, ev.Step):
+                batch.append(event)
+                if time.perf_counter() - sent < STEP_BATCH_S:
+                    continue
+            if batch:
+                send(batch)
+                batch = []
+            if not isinstance(event, ev.Step):
+                send(event)
+            sent = time.perf_counter()
+    finally:
+        if batch:  # the steps done before an error or the end
+            with contextlib.suppress(OSError):
+                send(batch)
+
+
 def child_main(job: TrainJob, events, commands) -> None:
     """The child process: build the trainer, run it, send every event, then DONE."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
@@ -124,8 +151,7 @@ def child_main(job: TrainJob, events, commands) -> None:
         apply_threads(trainer.config.train.threads)
         listener = threading.Thread(target=_listen, args=(trainer, commands, over), name="commands", daemon=True)
         listener.start()
-        for event in trainer.steps():
-            events.send(event)
+        _forward(trainer.steps(), events.send)
     except Exception as exc:  # noqa: BLE001 - report anything, the parent must not hang
         with contextlib.suppress(OSError):
             events.send(ev.Failed(0, f"{type(exc).__name__}: {exc}"))
@@ -235,8 +261,9 @@ class ChildTraining:
             if message == DONE:
                 self._finish()
                 break
-            self._track(message)
-            out.append(message)
+            batch = message if isinstance(message, list) else [message]
+            self._track(batch[-1])
+            out += batch
         return out
 
     def _track(self, event: Any) -> None:

@@ -41,12 +41,6 @@ from studio.ui.widgets.loss_plot import LossPlot
 from studio.ui.widgets.metrics_panel import MetricsPanel
 from studio.ui.widgets.progress import ProgressBar
 
-# Curves redraw at most 4 times a second: the loss plot was ~70% of the window's Python
-# time while training (~3 ms a redraw, 7-10 a second), and on a 2-core machine each such
-# burst takes a core from the training child (benchmarks/wakeup_cost.py). Progress and ETA
-# as often.
-PLOT_EVERY_S = 0.25
-TEXT_EVERY_S = 0.25
 # Held-out figures drawn beside the training loss of the same units (a PixelCNN's "nll" is
 # bits/dim; a VAE's bound is in bits/dim held out but nats per image in training: not drawn).
 HELDOUT_CURVES = {"nll_bpd": "held-out nll"}
@@ -105,7 +99,6 @@ class TrainTab(GridExports, QWidget):
         self.grid_updates = 0  # how many grids arrived (tests and the benchmark read it)
         self._follow_latest = True
         self._progress_dirty = False
-        self._last_plot = self._last_text = 0.0
         self._before_start: tuple[int, str, str] | None = None  # what a start that fails restores
 
         self.start_button = QPushButton("▶ Train")
@@ -397,27 +390,24 @@ class TrainTab(GridExports, QWidget):
     def on_finished(self, event: Any) -> None:
         self.step = event.step
         self._progress_dirty = True
-        self.refresh(force=True)
+        self.refresh()
         verb = "Stopped" if event.stopped else "Finished"
         self.status.setText(f"{verb} at step {event.step:,}; checkpoint saved")
 
     def on_failed(self, message: str) -> None:
         self._progress_dirty = True
-        self.refresh(force=True)  # the step reached, not a preparation's text
+        self.refresh()  # the step reached, not a preparation's text
         self.status.setText("Failed: see the message")
 
-    def refresh(self, force: bool = False) -> None:
-        """Redraw from the latest data (the window's view timer calls this ~20 times a second;
-        the curves and the text redraw less often, see PLOT_EVERY_S)."""
-        now = time.monotonic()
-        if force or now - self._last_plot >= PLOT_EVERY_S:
-            self._last_plot = now
-            self.loss_plot.refresh()
-            self.metrics_panel.refresh()
-        if not self._progress_dirty or not (force or now - self._last_text >= TEXT_EVERY_S):
+    def refresh(self) -> None:
+        """Redraw what changed since the last call, from the latest data (the window's view
+        timer calls this a few times a second: studio.ui.main_window.VIEW_FPS)."""
+        self.loss_plot.refresh()
+        self.metrics_panel.refresh()
+        if not self._progress_dirty:
             return
-        self._last_text = now
         self._progress_dirty = False
+        now = time.monotonic()
         total = max(1, self.total_steps)
         value = int(1000 * min(self.step, total) / total)
         text = f"step {self.step:,} / {self.total_steps:,}"
