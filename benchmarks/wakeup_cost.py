@@ -36,7 +36,7 @@ def busy_loop(busy_ms: float, period_ms: float, stop) -> None:
 
 
 def train_child(steps: int, root: str) -> float:
-    """Steps per second of one run in a child process, as the window starts it (nice 5)."""
+    """Steps per second of one run in a child process, as the window starts it (at CHILD_NICE)."""
     from studio.core.presets import DEFAULT_PRESET, PRESETS
     from studio.core.train import events as ev
     from studio.core.train.child import ChildTraining, TrainJob

@@ -33,10 +33,11 @@ from studio.core.train.events import MonitorStatus
 LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
 STEP_FLUSH_S = 0.05  # Step events are batched: at most ~20 signals a second (a child's: one per batch it sends)
 GRID_SECONDS = 10.0  # the window's runs show a fresh sample grid at least this often (within a budget)
-# The training child's niceness: when the window needs a core to paint, the scheduler gives
-# it one at once instead of after the child's time slice (the lag at a run's start was
-# mostly the main thread waiting for a core); the child still gets every idle cycle.
-CHILD_NICE = 5
+# The training child's niceness: the CLI's. Nice 5 once made room for a run's start, when
+# the main thread painted for tens of ms there; since that work went, a lower priority
+# only cost training speed (benchmarks/gui_responsiveness.py, 5-7 runs of 10 rounds each:
+# GUI/CLI 0.954x of the medians at nice 5, 0.970x at 0; max lag 13-26 ms either way).
+CHILD_NICE = 0
 _torch_threads = 0  # torch's default intra-op thread count, read before the renderer lowers it
 
 

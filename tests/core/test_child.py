@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from studio.core.train import events as ev
 from studio.core.train.child import ChildTraining, TrainJob
 
@@ -23,11 +27,7 @@ def test_the_child_starts_on_first_poll_and_exits_cleanly(tmp_path, tiny_config)
     assert child.process.exitcode == 0
 
 
-def test_the_window_s_child_trains_at_a_lower_cpu_priority(tmp_path, tiny_config):
-    import os
-
-    import pytest
-
+def test_a_child_given_a_nice_value_trains_at_that_lower_cpu_priority(tmp_path, tiny_config):
     if not hasattr(os, "getpriority"):
         pytest.skip("no process priorities on this OS")
     child = ChildTraining(TrainJob(tiny_config(steps=10_000), runs_root=str(tmp_path), nice=3))
@@ -62,8 +62,6 @@ def test_steps_go_up_in_batches_and_before_the_next_other_event():
 
 def test_slow_steps_go_up_one_by_one_and_an_error_still_sends_the_steps_before_it():
     import time
-
-    import pytest
 
     from studio.core.train.child import STEP_BATCH_S, _forward
 
