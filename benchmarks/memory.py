@@ -80,9 +80,12 @@ def main() -> int:
         window.close()
     if len(rows) < 2:
         raise SystemExit("too few samples: give more --steps")
-    (s0, w0, c0), (s1, w1, c1) = rows[0], rows[-1]
-    print(f"memory from step {s0:,} to {s1:,}: window {w1 - w0:+.1f} MB ({w0:.0f} -> {w1:.0f}), "
-          f"training process {c1 - c0:+.1f} MB ({c0:.0f} -> {c1:.0f})")
+    (s0, w0, c0), (sm, wm, cm), (s1, w1, c1) = rows[0], rows[len(rows) // 2], rows[-1]
+    # The second half tells a bounded cache filling up (the Train tab keeps its newest grids
+    # in memory) from a leak: a leak grows as fast in both halves.
+    print(f"memory from step {s0:,} to {s1:,}: window {w1 - w0:+.1f} MB ({w0:.0f} -> {w1:.0f}; "
+          f"{w1 - wm:+.1f} from step {sm:,}), training process {c1 - c0:+.1f} MB ({c0:.0f} -> {c1:.0f}; "
+          f"{c1 - cm:+.1f} from step {sm:,})")
     return 0
 
 

@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-KEEP_IN_MEMORY = 64
+# Grids held in memory: a 10x8 grid of 28 px digits is ~0.2 MB, of 64 px colour ~1 MB, so
+# 64 of them made a long run's window ~10-60 MB bigger; reading an older one back from
+# its PNG takes 1-6 ms (a scrub of the slider).
+KEEP_IN_MEMORY = 16
 
 
 @dataclass
