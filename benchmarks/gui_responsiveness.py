@@ -12,7 +12,8 @@ probe is the instrument, not the studio: it ticks in this process during the CLI
 too (the window idle, its view timer stopped), unless --no-cli-probe.
 
 Finally, the explorer: milliseconds per rendered frame for the MLP and DCGAN models
-(the model call alone, and slider-move to image-shown through the render thread).
+(the model call alone, and slider-move to image-shown through the render thread), once
+the last round's child has exited and the explorer has loaded the run it trained.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--steps 150] [--rounds 2] [--precision fp32]
 
@@ -32,6 +33,7 @@ took over 10 ms (type, receiver, seconds into the round).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -267,11 +269,23 @@ def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[fl
     return steps_per_second(times_done)
 
 
+def settle(app: QApplication, window, timeout_s: float = 30.0) -> None:
+    """Wait until the last GUI round's child has exited and the explorer has loaded the
+    finished run (its render thread loads it with torch): either would share the cores
+    with the model calls timed next."""
+    deadline = time.monotonic() + timeout_s
+    while (window.explore_tab.loading or multiprocessing.active_children()) and time.monotonic() < deadline:
+        loop = QEventLoop()
+        QTimer.singleShot(50, loop.quit)
+        loop.exec()
+
+
 def explorer_ms(app: QApplication, window, run_dir: Path) -> None:
     from studio.core.explore.explorer import Explorer
     from studio.core.models import build_model
     from studio.core.presets import PRESETS
 
+    settle(app, window)
     print("explorer, ms per frame (model call alone; p50 / p95):")
     for name in ("gan-mlp", "cgan-mlp", "gan", "cgan"):
         cfg = PRESETS[name]

@@ -334,8 +334,14 @@ def test_super_resolution_beside_bicubic(qtbot, explore, tiny_runs, tiny_models)
     wait_for(qtbot, tab, "upscale", lambda: panel.choose(4, tiny_models["espcn-x2"]))
     assert panel.sr_view.image().shape == (112, 112, 3) and "applied 2 times" in panel.run_label.text()
     wait_for(qtbot, tab, "upscale", lambda: tab.axis_sliders.slider(0).setValue(-150))  # follows the image
-    wait_for(qtbot, tab, "load", lambda: tab.load(tiny_models["espcn-x2"]))  # an upscaler alone draws nothing
-    assert tab.info.is_upscaler and "upscaler" in tab.source_label.text() and not tab.seed.isEnabled()
+    assert not tab.loading
+
+    def load_upscaler() -> None:
+        tab.load(tiny_models["espcn-x2"])
+        assert tab.loading  # until the render thread has built it (benchmarks wait on this)
+
+    wait_for(qtbot, tab, "load", load_upscaler)  # an upscaler alone draws nothing
+    assert not tab.loading and tab.info.is_upscaler and "upscaler" in tab.source_label.text() and not tab.seed.isEnabled()
 
 
 def test_ensemble_says_which_member_drew_the_image(qtbot, explore, tiny_models):

@@ -257,6 +257,11 @@ class ExploreTab(PointControls, StripAndGrid, EncoderViews, MeasureBlock, QWidge
         return _scroll(right, 300)
 
     # -- loading ----------------------------------------------------------------------------
+    @property
+    def loading(self) -> bool:
+        """A model is being loaded on the render thread."""
+        return self._loading is not None
+
     def load(self, path: str | Path) -> None:
         """Open a run directory or a checkpoint file on the render thread."""
         target = str(path)
