@@ -36,6 +36,19 @@ def test_the_loss_plot_y_range_grows_only_when_a_point_leaves_it(qtbot):
     assert vb.viewRange()[1][1] < 3.0  # log10(50) = 1.7 and its margin, not 50
 
 
+def test_the_loss_plot_shows_no_band_below_zero_unless_a_loss_goes_there(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    vb = plot.plot.getPlotItem().getViewBox()
+    plot.append(np.arange(3), {"d": np.array([0.05, 0.5, 1.0]), "g": np.array([1.0, 4.5, 2.0])})
+    plot.refresh()
+    low, high = vb.viewRange()[1]
+    assert -0.03 * high < low < 0.05 and high > 4.5  # the 0 in view, not half a unit under it
+    plot.append(np.arange(3, 4), {"d": np.array([-2.0]), "g": np.array([1.0])})  # a WGAN critic's
+    plot.refresh()
+    assert vb.viewRange()[1][0] < -2.0 - 0.5  # negative losses get the full margin
+
+
 def test_status_text_does_not_resize_the_plots(qtbot):
     tab = TrainTab(tasks=None)
     qtbot.addWidget(tab)

@@ -34,6 +34,7 @@ from studio.ui.widgets.series import Series
 
 Y_MARGIN = 0.25  # a new y range leaves this share of the data's span free above and below: each change redraws the axis (~25 ms on the GUI thread), and a 300-step cgan run moved it 10 times at 0.1, 6 at 0.25
 
+ZERO_BAND = 0.02  # ... but a range that holds no negative loss ends just below 0 (this share of its top)
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
@@ -182,7 +183,10 @@ class LossPlot(QWidget):
         if self._y_range is not None and self._y_range[0] <= lo and hi <= self._y_range[1]:
             return
         margin = Y_MARGIN * ((hi - lo) or max(abs(hi), 1.0))
-        self._y_range = (lo - margin, hi + margin)
+        low, high = lo - margin, hi + margin
+        if not log and lo >= 0:  # no loss below 0 (most are never): no empty band under the 0
+            low = max(low, -ZERO_BAND * high)
+        self._y_range = (low, high)
         vb.setYRange(*self._y_range, padding=0)
 
     def _on_manual_range(self, mask: object = None) -> None:
