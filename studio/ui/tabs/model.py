@@ -32,7 +32,6 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -42,7 +41,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -51,10 +49,10 @@ from studio.core import config as C
 from studio.core.families import FAMILIES
 from studio.core.fields import FieldSpec, field_specs
 from studio.core.presets import DEFAULT_PRESET, PRESETS, all_presets
+from studio.ui.widgets.config_field import make_field, read_field, write_field
 from studio.ui.widgets.formula import FormulaLabel
 from studio.ui.widgets.freeze_picker import FreezePicker
 
-INT_MAX = 2**31 - 1
 FIELD_RE = re.compile(r"\b((?:data|model|train)\.[a-z_]+(?:\.[a-z_]+)?)")
 GROUPS = ("Model", "Optimisation", "Run", "Start")
 GROUP_TITLES = {"Start": "Start from a checkpoint (fine-tuning)"}
@@ -188,7 +186,7 @@ class ModelTab(QWidget):
             name = f"{section}.{key}"
             if name in self.fields or meta.group not in self.forms:
                 continue
-            widget = self._make_field(meta, getattr(cls(), key))
+            widget = make_field(meta, getattr(cls(), key), self._changed)
             widget.setObjectName(name)
             tip = f"{meta.help}\n({name})" if meta.help else name
             widget.setToolTip(tip)
@@ -196,31 +194,6 @@ class ModelTab(QWidget):
             text.setToolTip(tip)
             self.specs[name] = meta
             self._add_row(meta.group, name, text, widget, meta.help)
-
-    def _make_field(self, meta: FieldSpec, default: Any) -> QWidget:
-        if meta.choices is not None:
-            combo = QComboBox()
-            for choice in meta.choices:
-                combo.addItem(str(choice), choice)
-            combo.currentIndexChanged.connect(self._changed)
-            return combo
-        if isinstance(default, bool):
-            check = QCheckBox()
-            check.toggled.connect(self._changed)
-            return check
-        if isinstance(default, int):
-            spin = QSpinBox()
-            spin.setRange(0, INT_MAX)
-            spin.setGroupSeparatorShown(True)
-            spin.valueChanged.connect(self._changed)
-            return spin
-        edit = QLineEdit()
-        if isinstance(default, tuple):
-            edit.setPlaceholderText("comma-separated")
-        elif isinstance(default, str):
-            edit.setPlaceholderText("none")
-        edit.textChanged.connect(self._changed)
-        return edit
 
     def set_families(self, families: dict[str, Any]) -> None:
         """Fill the family list from the model registry (new families and their fields appear)."""
@@ -271,7 +244,7 @@ class ModelTab(QWidget):
         self._loading = True
         try:
             values = {**_flat("model", cfg.model), **_flat("train", cfg.train)}
-            self._set_value("model.family", values.pop("model.family"))
+            write_field(self.fields["model.family"], values.pop("model.family"))
             self._fill_choices(cfg.model.family)
             self._section = type(cfg.model)
             family = self._families.get(cfg.model.family)
@@ -279,7 +252,7 @@ class ModelTab(QWidget):
                 values["train.freeze"] = _preset_names(family, cfg.train.freeze)
             for name, value in values.items():
                 if name in self.fields:
-                    self._set_value(name, value)
+                    write_field(self.fields[name], value)
         finally:
             self._loading = False
         self._update_enabled()
@@ -306,7 +279,7 @@ class ModelTab(QWidget):
             section, key = name.split(".")
             if name == "model.family" or (section == "model" and key not in keys):
                 continue
-            out[section][key] = self._get_value(name, widget)
+            out[section][key] = read_field(widget, name, self._default(name))
         family = self._families.get(out["model"]["family"] or "")
         if family is not None and out["train"].get("freeze"):
             out["train"]["freeze"] = list(family.freeze_prefixes(out["train"]["freeze"]))
@@ -344,48 +317,11 @@ class ModelTab(QWidget):
             self.validation.setStyleSheet("color: #2e7d32;")
         return message
 
-    def _get_value(self, name: str, widget: QWidget) -> Any:
-        if isinstance(widget, QComboBox):
-            return widget.currentData()
-        if isinstance(widget, QSpinBox):
-            return widget.value()
-        if isinstance(widget, QCheckBox):
-            return widget.isChecked()
-        text = widget.text().strip()
-        default = self._default(name)
-        if isinstance(default, tuple):
-            return [v.strip() for v in text.split(",") if v.strip()]
-        if isinstance(default, str):
-            return text
-        try:
-            return float(text)
-        except ValueError:
-            raise C.ConfigError(f"{name} must be a number, got {text!r}") from None
-
     def _default(self, name: str) -> Any:
         """The field's default in its section (its type says how to read the text)."""
         section, key = name.split(".", 1)
         cls = C.TrainConfig if section == "train" else self._section
         return getattr(cls(), key, 0.0) if cls is not None else 0.0
-
-    def _set_value(self, name: str, value: Any) -> None:
-        widget = self.fields[name]
-        if isinstance(widget, QComboBox):
-            index = widget.findData(value)
-            if index < 0:
-                widget.addItem(str(value), value)
-                index = widget.count() - 1
-            widget.setCurrentIndex(index)
-        elif isinstance(widget, QSpinBox):
-            widget.setValue(int(value))
-        elif isinstance(widget, QCheckBox):
-            widget.setChecked(bool(value))
-        elif isinstance(value, (tuple, list)):
-            widget.setText(", ".join(value))
-        elif isinstance(value, str):
-            widget.setText(value)
-        else:
-            widget.setText(f"{value:g}")
 
     # -- reactions ------------------------------------------------------------------------
     def _on_family(self, *_args: Any) -> None:
@@ -412,7 +348,7 @@ class ModelTab(QWidget):
         model = fam.presets[0].config.model if fam.presets else fam.section(family=family)
         for key, value in dataclasses.asdict(model).items():
             if key != "family" and f"model.{key}" in self.fields:
-                self._set_value(f"model.{key}", value)
+                write_field(self.fields[f"model.{key}"], value)
 
     def _fill_choices(self, family: str) -> None:
         """The family's own label, help and choices on each shared field (families name
