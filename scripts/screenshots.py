@@ -176,11 +176,11 @@ def shoot(app: QApplication, window, args: argparse.Namespace, only: set[str]) -
 
     data = window.dataset_tab
     if "dataset" in only:
-        data.rotate.setValue(20)
-        data.translate.setValue(0.1)
+        data.augment.rotate.setValue(20)
+        data.augment.translate.setValue(0.1)
         grab(window, data, args.out / "dataset.png")
-        data.rotate.setValue(0)
-        data.translate.setValue(0)
+        data.augment.rotate.setValue(0)
+        data.augment.translate.setValue(0)
     if "model" in only:
         grab(window, window.model_tab, args.out / "model.png")
     gan = None

@@ -30,18 +30,36 @@ def test_lists_datasets_with_availability_and_previews_mnist_5k(window):
 
 def test_augmentation_preview_follows_the_options(qtbot, window):
     tab = window.dataset_tab
-    qtbot.waitUntil(lambda: tab.augment_view.image() is not None, timeout=10_000)
-    plain = tab.augment_view.image().copy()
-    tab.rotate.setValue(40)
+    qtbot.waitUntil(lambda: tab.augment.view.image() is not None, timeout=10_000)
+    plain = tab.augment.view.image().copy()
+    tab.augment.rotate.setValue(40)
     with qtbot.waitSignal(tab.augmentPreviewed, timeout=10_000):
-        tab.translate.setValue(0.2)
-    rotated = tab.augment_view.image().copy()
+        tab.augment.translate.setValue(0.2)
+    rotated = tab.augment.view.image().copy()
     assert not np.array_equal(plain, rotated)
     with qtbot.waitSignal(tab.augmentPreviewed, timeout=10_000):
-        tab.reroll.click()
-    assert not np.array_equal(rotated, tab.augment_view.image())
+        tab.augment.reroll.click()
+    assert not np.array_equal(rotated, tab.augment.view.image())
     cfg = window.config()
     assert cfg.data.augment.rotate_degrees == 40 and cfg.data.augment.translate == 0.2
+
+
+def test_a_dataset_not_on_disk_has_no_augmentation_preview(qtbot, window, tmp_path):
+    tab = window.dataset_tab
+    qtbot.waitUntil(lambda: tab.augment.view.image() is not None, timeout=10_000)
+    window.settings.data_root = str(tmp_path / "datasets")
+    tab.refresh()
+    tab.select("mnist")  # listed, not downloaded
+    assert tab.augment.view.image() is None
+    previews: list[None] = []
+    tab.augmentPreviewed.connect(lambda: previews.append(None))
+    tab.augment.rotate.setValue(30)  # nothing to augment: the last dataset's digits are not drawn again
+    qtbot.wait(300)
+    assert previews == [] and tab.augment.view.image() is None
+    assert window.config().data.augment.rotate_degrees == 30
+    with qtbot.waitSignal(tab.augmentPreviewed, timeout=10_000):
+        tab.select("mnist-5k")  # back on disk: its preview, augmented with the setting
+    assert tab.augment.view.image() is not None
 
 
 def test_image_folder_picker(qtbot, window, tmp_path, monkeypatch):

@@ -48,15 +48,15 @@ def test_presets_and_toml_round_trip(window, tmp_path):
     tab = window.model_tab
     tab.apply_preset("vae-2d")
     assert tab.config().model == PRESETS["vae-2d"].model
-    window.dataset_tab.rotate.setValue(15)
+    window.dataset_tab.augment.rotate.setValue(15)
     path = tmp_path / "my.toml"
     tab.save_to(path)
     cfg = load_config(path)  # the CLI's own reader
     assert cfg == window.config() and cfg.data.augment.rotate_degrees == 15
     tab.apply_preset("cgan")
-    window.dataset_tab.rotate.setValue(0)
+    window.dataset_tab.augment.rotate.setValue(0)
     tab.load_from(path)
-    assert window.config() == cfg and window.dataset_tab.rotate.value() == 15
+    assert window.config() == cfg and window.dataset_tab.augment.rotate.value() == 15
 
 
 def test_a_family_registered_later_brings_its_fields_and_presets(window):

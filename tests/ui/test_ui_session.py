@@ -68,7 +68,7 @@ def test_starting_another_run_mid_training_asks_first(qtbot, window, answer):
 
 def test_opening_a_run_keeps_the_form_until_the_user_says(qtbot, window, tiny_runs):
     set_fields(window, {"train.steps": 777})
-    window.dataset_tab.rotate.setValue(12)
+    window.dataset_tab.augment.rotate.setValue(12)
     mine = window.config()
     assert window.open_run(tiny_runs["cgan-mlp"])
     assert window.config() == mine  # steps, dataset and augmentation untouched
@@ -76,7 +76,7 @@ def test_opening_a_run_keeps_the_form_until_the_user_says(qtbot, window, tiny_ru
     assert "other settings" in box.text() and box.isVisible()
     use = next(b for b in box.buttons() if b.text() == "Use the run's settings")
     use.click()
-    assert window.config().train.steps == 20 and window.dataset_tab.rotate.value() == 0
+    assert window.config().train.steps == 20 and window.dataset_tab.augment.rotate.value() == 0
 
 
 def test_continue_is_a_button_once_a_stopped_run_is_opened(qtbot, window, tiny_runs, tmp_path):

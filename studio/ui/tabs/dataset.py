@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -37,11 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.config import AugmentConfig, DataConfig
-from studio.core.explore.images import tile
+from studio.core.config import DataConfig
+from studio.ui.tabs.dataset_augment import AugmentBox
 from studio.ui.tabs.dataset_preview import (
     DatasetPreview,
-    augment_batch,
     build_preview,
     preview_text,
 )
@@ -76,8 +72,6 @@ class DatasetTab(QWidget):
         self.preview: DatasetPreview | None = None
         self._download: Any = None
         self._preview_seq = 0
-        self._augment_seq = 0
-        self._augment_seed = 0
         self._engine_ready = False
 
         self.table = QTableWidget(0, 3)
@@ -122,7 +116,11 @@ class DatasetTab(QWidget):
         left.addWidget(self.status)
         left.addWidget(self.root_label)
         left.addWidget(self._prepare_box())
-        left.addWidget(self._augment_box(), 1)
+        self.augment = AugmentBox(tasks)
+        self.augment.changed.connect(lambda: self.dataChanged.emit(self.data_config()))
+        self.augment.previewed.connect(self.augmentPreviewed)
+        self.augment.errorOccurred.connect(self.errorOccurred)
+        left.addWidget(self.augment, 1)
         left_widget = QWidget()
         left_widget.setLayout(left)
 
@@ -166,72 +164,25 @@ class DatasetTab(QWidget):
         self.channels.currentIndexChanged.connect(self._on_prepare_changed)
         return box
 
-    def _augment_box(self) -> QGroupBox:
-        box = QGroupBox("Augmentation (applied to every training batch)")
-        form = QFormLayout()
-        self.hflip = QCheckBox("Mirror left-right")
-        self.hflip.setToolTip("data.augment.hflip: off for digits, whose mirror image is not a digit")
-        self.rotate = QDoubleSpinBox()
-        self.rotate.setRange(0, 180)
-        self.rotate.setSuffix("°")
-        self.translate = QDoubleSpinBox()
-        self.translate.setRange(0, 0.5)
-        self.translate.setSingleStep(0.05)
-        self.translate.setToolTip("data.augment.translate: a fraction of the image size")
-        self.jitter = QDoubleSpinBox()
-        self.jitter.setRange(0, 1)
-        self.jitter.setSingleStep(0.1)
-        self.jitter.setToolTip("data.augment.color_jitter: RGB datasets only")
-        for w in (self.rotate, self.translate, self.jitter):
-            w.valueChanged.connect(self._on_augment_changed)
-        self.hflip.toggled.connect(self._on_augment_changed)
-        form.addRow(self.hflip)
-        form.addRow("Rotate up to", self.rotate)
-        form.addRow("Shift up to", self.translate)
-        form.addRow("Colour jitter", self.jitter)
-        self.reroll = QPushButton("Re-roll")
-        self.reroll.setToolTip("Draw new random augmentations")
-        self.reroll.clicked.connect(self._reroll)
-        self.augment_view = ImageView("Augmented samples appear here", min_size=96)
-        row = QHBoxLayout()
-        row.addLayout(form, 1)
-        column = QVBoxLayout()
-        column.addWidget(self.augment_view, 1)
-        column.addWidget(self.reroll)
-        row.addLayout(column, 1)
-        box.setLayout(row)
-        return box
-
     # -- state ----------------------------------------------------------------------------
-    def augment_config(self) -> AugmentConfig:
-        return AugmentConfig(
-            hflip=self.hflip.isChecked(),
-            rotate_degrees=float(self.rotate.value()),
-            translate=float(self.translate.value()),
-            color_jitter=float(self.jitter.value()),
-        )
-
     def data_config(self) -> DataConfig:
         return DataConfig(
             dataset=self.selected,
             root=self.settings.data_root,
             image_size=int(self.image_size.value()),
             channels=int(self.channels.currentData()),
-            augment=self.augment_config(),
+            augment=self.augment.config(),
         )
 
     def set_data_config(self, cfg: DataConfig) -> None:
         """Show a loaded config's data section (dataset, preparation, augmentation)."""
-        for widget in (self.image_size, self.channels, self.hflip, self.rotate, self.translate, self.jitter):
+        for widget in (self.image_size, self.channels):
             widget.blockSignals(True)
         self.image_size.setValue(cfg.image_size)
         self.channels.setCurrentIndex(max(0, self.channels.findData(cfg.channels)))
-        self.hflip.setChecked(cfg.augment.hflip)
-        self.rotate.setValue(cfg.augment.rotate_degrees)
-        self.translate.setValue(cfg.augment.translate)
-        self.jitter.setValue(cfg.augment.color_jitter)
-        for widget in (self.image_size, self.channels, self.hflip, self.rotate, self.translate, self.jitter):
+        for widget in (self.image_size, self.channels):
             widget.blockSignals(False)
+        self.augment.set_config(cfg.augment)
         if cfg.root and cfg.root != self.settings.data_root:
             self.settings.data_root = cfg.root
             self._update_root_label()
@@ -372,7 +323,7 @@ class DatasetTab(QWidget):
             self.grid_view.set_placeholder(f"{row.title} is not on disk yet: click Download.")
             self.info.setText(f"<b>{row.title}</b><br>{row.detail}")
             self.counts.set_values([])
-            self.augment_view.set_image(None)
+            self.augment.set_images(None)
             return
         self._preview_seq += 1
         seq, cfg = self._preview_seq, self.data_config()
@@ -395,13 +346,14 @@ class DatasetTab(QWidget):
             self.counts.set_values(preview.counts, list(preview.class_names))
         else:
             self.counts.set_values([])
-        self._update_augment_preview()
+        self.augment.set_images(preview.batch)
         self.previewLoaded.emit(preview)
 
     def _on_preview_error(self, seq: int, message: str) -> None:
         if seq != self._preview_seq:
             return
         self.preview = None
+        self.augment.set_images(None)
         self.grid_view.set_image(None)
         self.grid_view.set_placeholder("Cannot load this dataset.")
         self.info.setText(message)
@@ -410,33 +362,6 @@ class DatasetTab(QWidget):
     def _on_prepare_changed(self, *_args: Any) -> None:
         self.dataChanged.emit(self.data_config())
         self.load_preview()
-
-    def _on_augment_changed(self, *_args: Any) -> None:
-        self.dataChanged.emit(self.data_config())
-        self._update_augment_preview()
-
-    def _reroll(self) -> None:
-        self._augment_seed += 1
-        self._update_augment_preview()
-
-    def _update_augment_preview(self) -> None:
-        """Augment a few real images on a task thread: the GUI thread runs no torch work
-        (an image folder of large RGB images makes this take longer than a frame)."""
-        if self.preview is None:
-            return
-        self._augment_seq += 1
-        seq, batch, cfg, seed = self._augment_seq, self.preview.batch, self.augment_config(), self._augment_seed
-        self.tasks.run(
-            lambda _p, _c: tile(augment_batch(batch, cfg, seed), 4, pad=1, fill=64),
-            on_result=lambda image: self._on_augmented(seq, image),
-            on_error=lambda message: self.errorOccurred.emit(f"Augmentation preview failed: {message}"),
-            name="augment-preview",
-        )
-
-    def _on_augmented(self, seq: int, image: np.ndarray) -> None:
-        if seq == self._augment_seq:  # only the newest settings
-            self.augment_view.set_image(image)
-            self.augmentPreviewed.emit()
 
     # -- downloads and folders ----------------------------------------------------------------
     def start_download(self) -> None:
