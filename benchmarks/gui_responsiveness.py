@@ -269,7 +269,7 @@ def run_gui(app: QApplication, window, cfg, probe: LagProbe, busy: list[tuple[fl
     return steps_per_second(times_done)
 
 
-def settle(app: QApplication, window, timeout_s: float = 30.0) -> None:
+def settle(window, timeout_s: float = 30.0) -> None:
     """Wait until the last GUI round's child has exited and the explorer has loaded the
     finished run (its render thread loads it with torch): either would share the cores
     with the model calls timed next."""
@@ -285,7 +285,7 @@ def explorer_ms(app: QApplication, window, run_dir: Path) -> None:
     from studio.core.models import build_model
     from studio.core.presets import PRESETS
 
-    settle(app, window)
+    settle(window)
     print("explorer, ms per frame (model call alone; p50 / p95):")
     for name in ("gan-mlp", "cgan-mlp", "gan", "cgan"):
         cfg = PRESETS[name]

@@ -101,9 +101,9 @@ class AugmentBox(QGroupBox):
             self._seq += 1  # a preview still being drawn is of the last dataset
             self.view.set_image(None)
         else:
-            self.update_preview()
+            self._update_preview()
 
-    def update_preview(self) -> None:
+    def _update_preview(self) -> None:
         if self._batch is None:
             return
         self._seq += 1
@@ -117,11 +117,11 @@ class AugmentBox(QGroupBox):
 
     def _on_changed(self, *_args: Any) -> None:
         self.changed.emit()
-        self.update_preview()
+        self._update_preview()
 
     def _reroll(self) -> None:
         self._seed += 1
-        self.update_preview()
+        self._update_preview()
 
     def _on_augmented(self, seq: int, image: np.ndarray) -> None:
         if seq == self._seq:  # only the newest settings
